@@ -1,0 +1,289 @@
+//! Keyed cipher and integrity state, built once per SA.
+//!
+//! Thin wrappers over the RustCrypto crates (`aes` + `cbc`, `hmac` + `sha1`/`sha2`)
+//! that hold the expanded AES key schedule and the keyed HMAC state, so per-packet
+//! work never re-keys. These are the exact code paths [`crate::OutboundSa`] and
+//! [`crate::InboundSa`] use; they are public so known-answer tests can drive them.
+//!
+//! None of these types expose their keys, and their `Debug` prints no key material.
+
+use aes::cipher::array::Array;
+use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
+use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
+use core::fmt;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::Sha256;
+
+use crate::error::EspError;
+use crate::sa::{CipherAlg, IntegAlg};
+
+/// AES block size in bytes (also the CBC IV size).
+pub const BLOCK_LEN: usize = 16;
+
+/// Largest ICV any supported integrity algorithm produces, in bytes.
+pub const MAX_ICV_LEN: usize = 16;
+
+/// An AES key schedule for CBC encryption.
+#[derive(Clone)]
+pub enum CbcEncryptor {
+    /// AES-128.
+    Aes128(Aes128Enc),
+    /// AES-192.
+    Aes192(Aes192Enc),
+    /// AES-256.
+    Aes256(Aes256Enc),
+}
+
+/// An AES key schedule for CBC decryption.
+#[derive(Clone)]
+pub enum CbcDecryptor {
+    /// AES-128.
+    Aes128(Aes128Dec),
+    /// AES-192.
+    Aes192(Aes192Dec),
+    /// AES-256.
+    Aes256(Aes256Dec),
+}
+
+fn bad_key() -> EspError {
+    EspError::BadParams("encryption key length does not match the cipher")
+}
+
+fn not_blocks(len: usize) -> EspError {
+    EspError::Malformed(crate::error::MalformedReason::CiphertextNotBlockMultiple { len })
+}
+
+impl CbcEncryptor {
+    /// Expands `key` for `alg`; the key length must be `alg.key_len()`.
+    pub fn new(alg: CipherAlg, key: &[u8]) -> Result<Self, EspError> {
+        Ok(match alg {
+            CipherAlg::Aes128Cbc => {
+                Self::Aes128(Aes128Enc::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+            CipherAlg::Aes192Cbc => {
+                Self::Aes192(Aes192Enc::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+            CipherAlg::Aes256Cbc => {
+                Self::Aes256(Aes256Enc::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+        })
+    }
+
+    /// CBC-encrypts `buf` in place with `iv`; `buf.len()` must be a multiple of 16.
+    pub fn encrypt_in_place(&self, iv: &[u8; BLOCK_LEN], buf: &mut [u8]) -> Result<(), EspError> {
+        let (blocks, rest) = Array::slice_as_chunks_mut(buf);
+        if !rest.is_empty() {
+            return Err(not_blocks(buf_len(blocks.len(), rest.len())));
+        }
+        let iv = iv.into();
+        match self {
+            Self::Aes128(c) => cbc::Encryptor::inner_iv_init(c, iv).encrypt_blocks(blocks),
+            Self::Aes192(c) => cbc::Encryptor::inner_iv_init(c, iv).encrypt_blocks(blocks),
+            Self::Aes256(c) => cbc::Encryptor::inner_iv_init(c, iv).encrypt_blocks(blocks),
+        }
+        Ok(())
+    }
+}
+
+impl CbcDecryptor {
+    /// Expands `key` for `alg`; the key length must be `alg.key_len()`.
+    pub fn new(alg: CipherAlg, key: &[u8]) -> Result<Self, EspError> {
+        Ok(match alg {
+            CipherAlg::Aes128Cbc => {
+                Self::Aes128(Aes128Dec::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+            CipherAlg::Aes192Cbc => {
+                Self::Aes192(Aes192Dec::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+            CipherAlg::Aes256Cbc => {
+                Self::Aes256(Aes256Dec::new_from_slice(key).map_err(|_| bad_key())?)
+            }
+        })
+    }
+
+    /// CBC-decrypts `input` into `output` with `iv`.
+    ///
+    /// Both must have the same length, a multiple of 16; otherwise nothing is written.
+    pub fn decrypt_b2b(
+        &self,
+        iv: &[u8; BLOCK_LEN],
+        input: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), EspError> {
+        let (in_blocks, in_rest) = Array::slice_as_chunks(input);
+        if !in_rest.is_empty() {
+            return Err(not_blocks(input.len()));
+        }
+        if output.len() != input.len() {
+            return Err(EspError::DestTooSmall {
+                needed: input.len(),
+                available: output.len(),
+            });
+        }
+        let (out_blocks, _) = Array::slice_as_chunks_mut(output);
+        let iv = iv.into();
+        let res = match self {
+            Self::Aes128(c) => {
+                cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks_b2b(in_blocks, out_blocks)
+            }
+            Self::Aes192(c) => {
+                cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks_b2b(in_blocks, out_blocks)
+            }
+            Self::Aes256(c) => {
+                cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks_b2b(in_blocks, out_blocks)
+            }
+        };
+        res.map_err(|_| not_blocks(input.len()))
+    }
+
+    /// CBC-decrypts `buf` in place with `iv`; `buf.len()` must be a multiple of 16.
+    pub fn decrypt_in_place(&self, iv: &[u8; BLOCK_LEN], buf: &mut [u8]) -> Result<(), EspError> {
+        let (blocks, rest) = Array::slice_as_chunks_mut(buf);
+        if !rest.is_empty() {
+            return Err(not_blocks(buf_len(blocks.len(), rest.len())));
+        }
+        let iv = iv.into();
+        match self {
+            Self::Aes128(c) => cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks(blocks),
+            Self::Aes192(c) => cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks(blocks),
+            Self::Aes256(c) => cbc::Decryptor::inner_iv_init(c, iv).decrypt_blocks(blocks),
+        }
+        Ok(())
+    }
+}
+
+fn buf_len(blocks: usize, rest: usize) -> usize {
+    blocks.saturating_mul(BLOCK_LEN).saturating_add(rest)
+}
+
+impl fmt::Debug for CbcEncryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Aes128(_) => "Aes128",
+            Self::Aes192(_) => "Aes192",
+            Self::Aes256(_) => "Aes256",
+        };
+        write!(f, "CbcEncryptor({name}, key: <redacted>)")
+    }
+}
+
+impl fmt::Debug for CbcDecryptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Self::Aes128(_) => "Aes128",
+            Self::Aes192(_) => "Aes192",
+            Self::Aes256(_) => "Aes256",
+        };
+        write!(f, "CbcDecryptor({name}, key: <redacted>)")
+    }
+}
+
+/// A keyed HMAC state (inner and outer pads already absorbed), cloned per packet.
+#[derive(Clone)]
+pub enum IntegKey {
+    /// HMAC-SHA1, truncated to 96 bits (RFC 2404).
+    HmacSha1_96(Hmac<Sha1>),
+    /// HMAC-SHA-256, truncated to 128 bits (RFC 4868).
+    HmacSha256_128(Hmac<Sha256>),
+}
+
+/// A computed ICV: up to [`MAX_ICV_LEN`] bytes, of which `len` are used.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Icv {
+    bytes: [u8; MAX_ICV_LEN],
+    len: usize,
+}
+
+impl Icv {
+    /// The truncated ICV bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&self.bytes)
+    }
+}
+
+impl fmt::Debug for Icv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Icv(")?;
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, ")")
+    }
+}
+
+fn truncate_into(full: &[u8], len: usize) -> Icv {
+    let mut bytes = [0u8; MAX_ICV_LEN];
+    let n = len.min(full.len()).min(MAX_ICV_LEN);
+    if let (Some(dst), Some(src)) = (bytes.get_mut(..n), full.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    Icv { bytes, len: n }
+}
+
+impl IntegKey {
+    /// Keys HMAC for `alg`. HMAC accepts any key length; SA validation enforces
+    /// `alg.key_len()` separately.
+    pub fn new(alg: IntegAlg, key: &[u8]) -> Result<Self, EspError> {
+        let bad = |_| EspError::BadParams("authentication key rejected by HMAC");
+        Ok(match alg {
+            IntegAlg::HmacSha1_96 => Self::HmacSha1_96(Hmac::new_from_slice(key).map_err(bad)?),
+            IntegAlg::HmacSha256_128 => {
+                Self::HmacSha256_128(Hmac::new_from_slice(key).map_err(bad)?)
+            }
+        })
+    }
+
+    /// The algorithm this key is for.
+    pub fn alg(&self) -> IntegAlg {
+        match self {
+            Self::HmacSha1_96(_) => IntegAlg::HmacSha1_96,
+            Self::HmacSha256_128(_) => IntegAlg::HmacSha256_128,
+        }
+    }
+
+    /// Computes the truncated ICV over `data`.
+    pub fn compute(&self, data: &[u8]) -> Icv {
+        let len = self.alg().icv_len();
+        match self {
+            Self::HmacSha1_96(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                truncate_into(&m.finalize().into_bytes(), len)
+            }
+            Self::HmacSha256_128(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                truncate_into(&m.finalize().into_bytes(), len)
+            }
+        }
+    }
+
+    /// Checks, in constant time, that `icv` is the truncated HMAC of `data`.
+    ///
+    /// `icv` must be exactly `icv_len()` bytes long.
+    pub fn verify(&self, data: &[u8], icv: &[u8]) -> Result<(), EspError> {
+        if icv.len() != self.alg().icv_len() {
+            return Err(EspError::AuthFailed);
+        }
+        let res = match self {
+            Self::HmacSha1_96(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                m.verify_truncated_left(icv)
+            }
+            Self::HmacSha256_128(m) => {
+                let mut m = m.clone();
+                m.update(data);
+                m.verify_truncated_left(icv)
+            }
+        };
+        res.map_err(|_| EspError::AuthFailed)
+    }
+}
+
+impl fmt::Debug for IntegKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IntegKey({:?}, key: <redacted>)", self.alg())
+    }
+}

@@ -1,0 +1,214 @@
+//! The receiving side of an SA: tunnel-mode decapsulation (RFC 4303 3.4).
+//!
+//! Order of checks: outer headers, SPI, lifetime, anti-replay (cheap, before
+//! any crypto), ICV in constant time, then decryption, padding and next
+//! header. Only an authenticated packet moves the replay window.
+
+use crate::crypto::{BLOCK_LEN, CbcDecryptor, IntegKey};
+use crate::error::{EspError, MalformedReason as M};
+use crate::outbound::{ESP_HEADER_LEN, NEXT_IPV4, NEXT_IPV6, TRAILER_LEN};
+use crate::replay::ReplayWindow;
+use crate::sa::{LifetimeState, LifetimeTracker, Outcome, SaCounters, SaParams, Tunnel};
+use crate::wire;
+
+/// Largest tail of plaintext decrypted to a scratch buffer when the output
+/// is too small for the whole payload: the partial last inner block, up to
+/// 255 bytes of padding and the trailer, in whole blocks.
+const TAIL_MAX: usize = 18 * BLOCK_LEN;
+
+/// An inbound SA: keys, tunnel, anti-replay window, lifetime.
+#[derive(Debug)]
+pub struct InboundSa {
+    spi: u32,
+    dec: CbcDecryptor,
+    integ: IntegKey,
+    tunnel: Tunnel,
+    window: Option<ReplayWindow>,
+    highest: u32,
+    lifetime: LifetimeTracker,
+    counters: SaCounters,
+}
+
+impl InboundSa {
+    /// Builds the SA, expanding keys once.
+    pub fn new(params: SaParams) -> Result<Self, EspError> {
+        params.validate()?;
+        Ok(InboundSa {
+            spi: params.spi,
+            dec: CbcDecryptor::new(params.cipher, &params.enc_key)?,
+            integ: IntegKey::new(params.integ, &params.auth_key)?,
+            tunnel: params.tunnel,
+            window: (params.replay_window != 0).then(|| ReplayWindow::new(params.replay_window)),
+            highest: 0,
+            lifetime: LifetimeTracker::new(params.lifetime),
+            counters: SaCounters::default(),
+        })
+    }
+
+    /// The SPI.
+    pub fn spi(&self) -> u32 {
+        self.spi
+    }
+
+    /// Highest sequence number accepted so far.
+    pub fn highest_seq(&self) -> u32 {
+        self.highest
+    }
+
+    /// Lifetime state.
+    pub fn state(&self) -> LifetimeState {
+        self.lifetime.state()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> SaCounters {
+        self.counters
+    }
+
+    /// Decapsulates the outer packet `packet`, writing the inner IP packet to `out`.
+    ///
+    /// On error the SA's replay window and lifetime are unchanged; the
+    /// matching failure counter is incremented.
+    pub fn decap(&mut self, packet: &[u8], out: &mut [u8]) -> Result<Outcome, EspError> {
+        let result = self.try_decap(packet, out);
+        match result {
+            Err(EspError::AuthFailed) => self.counters.auth_failures += 1,
+            Err(EspError::Replay { .. }) => self.counters.replay_drops += 1,
+            Err(EspError::OutsideWindow { .. }) => self.counters.outside_window_drops += 1,
+            Err(EspError::Malformed(_)) | Err(EspError::AddressFamilyMismatch) => {
+                self.counters.malformed += 1
+            }
+            _ => {}
+        }
+        result
+    }
+
+    fn try_decap(&mut self, packet: &[u8], out: &mut [u8]) -> Result<Outcome, EspError> {
+        let udp = self.tunnel.udp_encap;
+        let outer = wire::parse_outer(packet, udp.is_some())?;
+        if (outer.version == 4) != self.tunnel.dst.is_ipv4() {
+            return Err(EspError::AddressFamilyMismatch);
+        }
+        if let (Some(u), Some(got)) = (udp, outer.udp_dst_port)
+            && got != u.dst_port
+        {
+            return Err(M::UdpPortMismatch {
+                expected: u.dst_port,
+                got,
+            }
+            .into());
+        }
+        let esp = &packet[outer.esp_start..outer.esp_end];
+        let icv_len = self.integ.alg().icv_len();
+        let min = ESP_HEADER_LEN + BLOCK_LEN + BLOCK_LEN + icv_len;
+        if esp.len() < min {
+            return Err(M::EspTruncated { len: esp.len() }.into());
+        }
+        let spi = u32::from_be_bytes([esp[0], esp[1], esp[2], esp[3]]);
+        if spi != self.spi {
+            return Err(EspError::SpiMismatch {
+                expected: self.spi,
+                got: spi,
+            });
+        }
+        let seq = u32::from_be_bytes([esp[4], esp[5], esp[6], esp[7]]);
+        self.lifetime.check()?;
+        if let Some(w) = &self.window {
+            w.check(seq)?;
+        }
+        let icv_at = esp.len() - icv_len;
+        self.integ.verify(&esp[..icv_at], &esp[icv_at..])?;
+
+        let mut iv = [0u8; BLOCK_LEN];
+        iv.copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + BLOCK_LEN]);
+        let ct = &esp[ESP_HEADER_LEN + BLOCK_LEN..icv_at];
+        if !ct.len().is_multiple_of(BLOCK_LEN) {
+            return Err(M::CiphertextNotBlockMultiple { len: ct.len() }.into());
+        }
+        let inner_len = self.decrypt(&iv, ct, out)?;
+        if inner_len == 0 {
+            return Err(M::InnerEmpty.into());
+        }
+
+        if let Some(w) = &mut self.window {
+            w.update(seq);
+        }
+        self.highest = self.highest.max(seq);
+        self.counters.packets += 1;
+        self.counters.bytes += inner_len as u64;
+        let event = self.lifetime.account(&self.counters);
+        Ok(Outcome {
+            len: inner_len,
+            seq,
+            event,
+        })
+    }
+
+    /// Decrypts `ct` and checks the trailer; writes exactly the inner packet
+    /// to `out` and returns its length. If `out` cannot hold the inner
+    /// packet nothing is written.
+    fn decrypt(&self, iv: &[u8; BLOCK_LEN], ct: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
+        let blocks = ct.len() / BLOCK_LEN;
+        // The last block alone tells the pad length and next header.
+        let prev = if blocks >= 2 {
+            &ct[ct.len() - 2 * BLOCK_LEN..ct.len() - BLOCK_LEN]
+        } else {
+            iv.as_slice()
+        };
+        let mut prev_iv = [0u8; BLOCK_LEN];
+        prev_iv.copy_from_slice(prev);
+        let mut last = [0u8; BLOCK_LEN];
+        last.copy_from_slice(&ct[ct.len() - BLOCK_LEN..]);
+        self.dec.decrypt_in_place(&prev_iv, &mut last)?;
+        let pad = usize::from(last[BLOCK_LEN - 2]);
+        let next_header = last[BLOCK_LEN - 1];
+        let inner_len = ct
+            .len()
+            .checked_sub(TRAILER_LEN + pad)
+            .ok_or(M::BadPadding)?;
+        if out.len() < inner_len {
+            return Err(EspError::DestTooSmall {
+                needed: inner_len,
+                available: out.len(),
+            });
+        }
+        // Whole blocks of inner data go straight to `out`; the rest (partial
+        // block, padding, trailer) to a scratch buffer.
+        let direct = (inner_len / BLOCK_LEN).min(blocks - 1);
+        let split = direct * BLOCK_LEN;
+        if direct > 0 {
+            self.dec.decrypt_b2b(iv, &ct[..split], &mut out[..split])?;
+        }
+        let mut tail_iv = *iv;
+        if direct > 0 {
+            tail_iv.copy_from_slice(&ct[split - BLOCK_LEN..split]);
+        }
+        let tail_ct = &ct[split..];
+        let mut scratch = [0u8; TAIL_MAX];
+        let tail = scratch.get_mut(..tail_ct.len()).ok_or(M::BadPadding)?;
+        self.dec.decrypt_b2b(&tail_iv, tail_ct, tail)?;
+        let tail_inner = inner_len - split;
+        let padding = &tail[tail_inner..tail.len() - TRAILER_LEN];
+        // RFC 4303 2.4: the default padding is 1, 2, 3, ...; the sender
+        // (us, scapy, strongSwan, Junos) always uses it, so anything else is
+        // treated as tampering.
+        if padding.iter().enumerate().any(|(i, &b)| b != (i + 1) as u8) {
+            return Err(M::BadPadding.into());
+        }
+        let version = if split > 0 { out[0] >> 4 } else { tail[0] >> 4 };
+        let expected = match next_header {
+            NEXT_IPV4 => 4,
+            NEXT_IPV6 => 6,
+            other => return Err(M::UnknownNextHeader(other).into()),
+        };
+        if inner_len > 0 && version != expected {
+            return Err(M::InnerVersionMismatch {
+                next_header,
+                version,
+            }
+            .into());
+        }
+        out[split..inner_len].copy_from_slice(&tail[..tail_inner]);
+        Ok(inner_len)
+    }
+}
