@@ -1,0 +1,603 @@
+//! The engine thread: command ring in, completions out.
+//!
+//! The engine owns the ring state and the SA table. It wakes on doorbell and
+//! control writes, drains up to `BATCH_MAX` descriptors, runs each one,
+//! writes the completions, publishes `CPL_TAIL` and `CMD_HEAD` once per
+//! batch and raises one interrupt for the batch.
+//!
+//! Nothing the host writes is trusted: an index beyond the ring size or a
+//! ring outside memory is a fatal fault (STATUS.FATAL, the engine stops
+//! until a soft reset) rather than a retry; a buffer outside memory fails
+//! only its own descriptor with DMA_FAULT.
+
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
+use espic_hw::desc::{
+    COMPLETION_SIZE, CPL_F_SA_HARD, CPL_F_SA_SOFT, Completion, DESCRIPTOR_SIZE, Descriptor,
+    SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaBlock,
+};
+use espic_hw::regs::{self, ctrl, int};
+use espic_hw::{FaultCode, HostMemory, Opcode, Status};
+use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
+use zerocopy::{FromZeros, IntoBytes};
+
+use crate::regfile::RegisterFile;
+use crate::sa_table::{self, SaEntry, SaTable};
+
+/// Largest packet (input or output) the engine handles, in bytes.
+pub const MAX_PACKET: usize = 65535;
+
+/// Why the engine thread is woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// CMD_TAIL, CPL_HEAD or CTRL.ENABLE was written.
+    Doorbell,
+    /// CTRL.SOFT_RESET was written.
+    Reset,
+    /// The card is being dropped.
+    Shutdown,
+}
+
+/// Ring geometry latched when the engine starts.
+#[derive(Debug, Clone, Copy)]
+struct Rings {
+    cmd_base: u64,
+    cmd_size: u32,
+    cpl_base: u64,
+    cpl_size: u32,
+}
+
+/// The outcome of one descriptor.
+struct Done {
+    status: Status,
+    result_len: u32,
+    sa_index: u32,
+    seq: u32,
+    spi: u32,
+    flags: u16,
+}
+
+impl Done {
+    fn status(status: Status, sa_index: u32) -> Self {
+        Done {
+            status,
+            result_len: 0,
+            sa_index,
+            seq: 0,
+            spi: 0,
+            flags: 0,
+        }
+    }
+}
+
+/// The device's engine: everything behind the registers.
+pub struct Engine {
+    regs: Arc<RegisterFile>,
+    mem: Arc<HostMemory>,
+    wake: Receiver<Wake>,
+    rings: Option<Rings>,
+    fatal: bool,
+    cpl_full_signalled: bool,
+    sas: SaTable,
+    src_buf: Vec<u8>,
+    dst_buf: Vec<u8>,
+    iv_pool: IvPool,
+}
+
+impl Engine {
+    /// An engine for the card with register file `regs`.
+    pub fn new(regs: Arc<RegisterFile>, mem: Arc<HostMemory>, wake: Receiver<Wake>) -> Self {
+        Engine {
+            regs,
+            mem,
+            wake,
+            rings: None,
+            fatal: false,
+            cpl_full_signalled: false,
+            sas: SaTable::new(regs::SA_TABLE_SIZE),
+            src_buf: vec![0; MAX_PACKET],
+            dst_buf: vec![0; MAX_PACKET],
+            iv_pool: IvPool::default(),
+        }
+    }
+
+    /// The thread body: serve wake-ups until shutdown.
+    pub fn run(mut self) {
+        while let Ok(first) = self.wake.recv() {
+            let mut reset = first == Wake::Reset;
+            let mut shutdown = first == Wake::Shutdown;
+            // Coalesce the wake-ups that queued while we were busy.
+            for w in self.wake.try_iter() {
+                reset |= w == Wake::Reset;
+                shutdown |= w == Wake::Shutdown;
+            }
+            if shutdown {
+                break;
+            }
+            if reset {
+                self.soft_reset();
+            }
+            self.service();
+        }
+        self.sas.clear();
+    }
+
+    fn service(&mut self) {
+        let ctrl = self.regs.get(regs::CTRL);
+        if ctrl & ctrl::SOFT_RESET != 0 {
+            return;
+        }
+        if ctrl & ctrl::ENABLE == 0 {
+            self.rings = None;
+            self.regs.clear_bits(regs::STATUS, regs::status::RUNNING);
+            return;
+        }
+        if self.fatal {
+            return;
+        }
+        let rings = match self.rings {
+            Some(r) => r,
+            None => match self.start() {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        while self.run_batch(rings) {}
+    }
+
+    /// Validates and latches the ring registers when ENABLE goes to 1.
+    fn start(&mut self) -> Option<Rings> {
+        let r = &self.regs;
+        let cmd_base =
+            u64::from(r.get(regs::CMD_BASE_HI)) << 32 | u64::from(r.get(regs::CMD_BASE_LO));
+        let cpl_base =
+            u64::from(r.get(regs::CPL_BASE_HI)) << 32 | u64::from(r.get(regs::CPL_BASE_LO));
+        let rings = Rings {
+            cmd_base,
+            cmd_size: r.get(regs::CMD_SIZE),
+            cpl_base,
+            cpl_size: r.get(regs::CPL_SIZE),
+        };
+        let size_ok =
+            |s: u32| (regs::RING_MIN..=regs::RING_MAX).contains(&s) && s.is_power_of_two();
+        let in_memory = |base: u64, size: u32, entry: usize| {
+            self.mem.check_range(
+                GuestAddress(base),
+                size as usize * entry,
+                Permissions::ReadWrite,
+            )
+        };
+        let (bad_addr, ok) = if !size_ok(rings.cmd_size)
+            || cmd_base % DESCRIPTOR_SIZE as u64 != 0
+            || !in_memory(cmd_base, rings.cmd_size, DESCRIPTOR_SIZE)
+        {
+            (cmd_base, false)
+        } else if !size_ok(rings.cpl_size)
+            || cpl_base % COMPLETION_SIZE as u64 != 0
+            || !in_memory(cpl_base, rings.cpl_size, COMPLETION_SIZE)
+        {
+            (cpl_base, false)
+        } else {
+            (0, true)
+        };
+        if !ok {
+            self.fail_fatal(FaultCode::RingConfig, bad_addr);
+            return None;
+        }
+        // Enabling starts both rings from slot 0.
+        self.regs.set(regs::CMD_HEAD, 0);
+        self.regs.set(regs::CPL_TAIL, 0);
+        self.regs.set_bits(regs::STATUS, regs::status::RUNNING);
+        self.rings = Some(rings);
+        Some(rings)
+    }
+
+    /// Stops the engine until a soft reset.
+    fn fail_fatal(&mut self, code: FaultCode, addr: u64) {
+        tracing::warn!(
+            fault = code.name(),
+            addr,
+            "espic: fatal fault, engine stopped"
+        );
+        self.fatal = true;
+        self.rings = None;
+        self.set_fault(code, addr);
+        self.regs.clear_bits(regs::STATUS, regs::status::RUNNING);
+        self.regs.set_bits(regs::STATUS, regs::status::FATAL);
+        self.regs.raise(int::FATAL);
+    }
+
+    fn set_fault(&self, code: FaultCode, addr: u64) {
+        self.regs.set(regs::FAULT_ADDR_LO, addr as u32);
+        self.regs.set(regs::FAULT_ADDR_HI, (addr >> 32) as u32);
+        self.regs.set(regs::FAULT_CODE, code as u32);
+    }
+
+    /// Runs one batch; returns whether more work may be pending.
+    fn run_batch(&mut self, rings: Rings) -> bool {
+        let tail = self.regs.get(regs::CMD_TAIL);
+        if tail >= rings.cmd_size {
+            self.fail_fatal(FaultCode::CmdIndex, u64::from(tail));
+            return false;
+        }
+        let cpl_head = self.regs.get(regs::CPL_HEAD);
+        if cpl_head >= rings.cpl_size {
+            self.fail_fatal(FaultCode::CplIndex, u64::from(cpl_head));
+            return false;
+        }
+        let mut head = self.regs.get(regs::CMD_HEAD);
+        let mut cpl_tail = self.regs.get(regs::CPL_TAIL);
+        let pending = tail.wrapping_sub(head) & (rings.cmd_size - 1);
+        if pending == 0 {
+            return false;
+        }
+        let free = cpl_head.wrapping_sub(cpl_tail).wrapping_sub(1) & (rings.cpl_size - 1);
+        if free == 0 {
+            self.regs.set_bits(regs::STATUS, regs::status::CPL_FULL);
+            if !self.cpl_full_signalled {
+                self.cpl_full_signalled = true;
+                self.regs.raise(int::CPL_FULL);
+            }
+            return false;
+        }
+        self.cpl_full_signalled = false;
+        self.regs.clear_bits(regs::STATUS, regs::status::CPL_FULL);
+        let batch_max = self.regs.get(regs::BATCH_MAX).clamp(1, regs::BATCH_LIMIT);
+        let n = pending.min(free).min(batch_max);
+        let mut causes = int::COMPLETION;
+        for _ in 0..n {
+            let at = rings.cmd_base + u64::from(head) * DESCRIPTOR_SIZE as u64;
+            let mut d = Descriptor::new_zeroed();
+            if self
+                .mem
+                .read_slice(d.as_mut_bytes(), GuestAddress(at))
+                .is_err()
+            {
+                self.fail_fatal(FaultCode::RingDma, at);
+                return false;
+            }
+            let done = self.execute(&d, &mut causes);
+            self.count(done.status);
+            let c = Completion {
+                cookie: d.cookie,
+                status: (done.status as u16).into(),
+                flags: done.flags.into(),
+                result_len: done.result_len.into(),
+                sa_index: done.sa_index.into(),
+                seq: done.seq.into(),
+                spi: done.spi.into(),
+                reserved: 0.into(),
+            };
+            let at = rings.cpl_base + u64::from(cpl_tail) * COMPLETION_SIZE as u64;
+            if self
+                .mem
+                .write_slice(c.as_bytes(), GuestAddress(at))
+                .is_err()
+            {
+                self.fail_fatal(FaultCode::RingDma, at);
+                return false;
+            }
+            head = (head + 1) & (rings.cmd_size - 1);
+            cpl_tail = (cpl_tail + 1) & (rings.cpl_size - 1);
+        }
+        // Publish: completions first, then the indices (Release stores).
+        self.regs.set(regs::CPL_TAIL, cpl_tail);
+        self.regs.set(regs::CMD_HEAD, head);
+        self.regs.raise(causes);
+        true
+    }
+
+    fn count(&self, status: Status) {
+        self.regs.count(regs::CNT_DESCRIPTORS, 1);
+        let counter = match status {
+            Status::Ok => return,
+            Status::AuthFailed => regs::CNT_AUTH_FAIL,
+            Status::Replay => regs::CNT_REPLAY,
+            Status::OutsideWindow => regs::CNT_OUTSIDE_WINDOW,
+            Status::UnknownSa => regs::CNT_UNKNOWN_SA,
+            Status::BadOpcode => regs::CNT_BAD_OPCODE,
+            Status::DstTooSmall => regs::CNT_DST_TOO_SMALL,
+            Status::Malformed => regs::CNT_MALFORMED,
+            Status::DmaFault => regs::CNT_DMA_FAULT,
+            Status::LifetimeExpired => regs::CNT_LIFETIME_EXPIRED,
+            Status::SeqOverflow => regs::CNT_SEQ_OVERFLOW,
+            Status::BadSaParams
+            | Status::SaExists
+            | Status::BadSaIndex
+            | Status::WrongDirection => regs::CNT_BAD_SA,
+            Status::Aborted => regs::CNT_ABORTED,
+        };
+        self.regs.count(counter, 1);
+    }
+
+    /// Runs one descriptor. Extra interrupt causes are added to `causes`.
+    fn execute(&mut self, d: &Descriptor, causes: &mut u32) -> Done {
+        let index = d.sa_index.get();
+        let Some(op) = Opcode::from_raw(d.opcode) else {
+            return Done::status(Status::BadOpcode, index);
+        };
+        let result = match op {
+            Opcode::Nop => Ok(Done::status(Status::Ok, index)),
+            Opcode::Encap | Opcode::Decap => self.transform(op, d, causes),
+            Opcode::SaAdd => self.sa_add(d, causes),
+            Opcode::SaDelete => self
+                .sas
+                .delete(index)
+                .map(|()| Done::status(Status::Ok, index)),
+            Opcode::SaQuery => self.sa_query(d, causes),
+        };
+        result.unwrap_or_else(|status| Done::status(status, index))
+    }
+
+    /// Checks that `[addr, addr+len)` is host memory; on failure records a
+    /// DMA fault and returns DMA_FAULT.
+    fn dma_check(
+        &self,
+        addr: u64,
+        len: usize,
+        code: FaultCode,
+        causes: &mut u32,
+    ) -> Result<(), Status> {
+        let access = if code == FaultCode::DmaWrite {
+            Permissions::Write
+        } else {
+            Permissions::Read
+        };
+        let fits = addr.checked_add(len as u64).is_some()
+            && self.mem.check_range(GuestAddress(addr), len, access);
+        if fits {
+            Ok(())
+        } else {
+            self.set_fault(code, addr);
+            *causes |= int::DMA_FAULT;
+            Err(Status::DmaFault)
+        }
+    }
+
+    fn transform(&mut self, op: Opcode, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {
+        let src_len = d.src_len.get() as usize;
+        let dst_len = (d.dst_len.get() as usize).min(MAX_PACKET);
+        if src_len == 0 || src_len > MAX_PACKET {
+            return Err(Status::Malformed);
+        }
+        let src = d.src_addr.get();
+        let dst = d.dst_addr.get();
+        self.dma_check(src, src_len, FaultCode::DmaRead, causes)?;
+        self.dma_check(dst, dst_len, FaultCode::DmaWrite, causes)?;
+        let input = &mut self.src_buf[..src_len];
+        if self.mem.read_slice(input, GuestAddress(src)).is_err() {
+            self.set_fault(FaultCode::DmaRead, src);
+            *causes |= int::DMA_FAULT;
+            return Err(Status::DmaFault);
+        }
+        let mut index = d.sa_index.get();
+        if op == Opcode::Decap && index == SA_BY_SPI {
+            let spi = esp::wire::peek_spi(input).ok_or(Status::Malformed)?;
+            index = self.sas.find_inbound(spi).ok_or(Status::UnknownSa)?;
+        }
+        let out = &mut self.dst_buf[..dst_len];
+        let (outcome, spi) = match (op, self.sas.get_mut(index)?) {
+            (Opcode::Encap, SaEntry::Outbound(sa)) => {
+                let iv = self.iv_pool.next().ok_or(Status::Aborted)?;
+                (sa.encap(input, &iv, out), sa.spi())
+            }
+            (Opcode::Decap, SaEntry::Inbound(sa)) => (sa.decap(input, out), sa.spi()),
+            _ => return Err(Status::WrongDirection),
+        };
+        let outcome = outcome.map_err(|e| status_of(&e))?;
+        let written = &self.dst_buf[..outcome.len];
+        if self.mem.write_slice(written, GuestAddress(dst)).is_err() {
+            // Checked above; a region cannot shrink under us. Report it all the same.
+            self.set_fault(FaultCode::DmaWrite, dst);
+            *causes |= int::DMA_FAULT;
+            return Err(Status::DmaFault);
+        }
+        let mut flags = 0;
+        match outcome.event {
+            Some(esp::LifetimeEvent::Soft) => {
+                flags |= CPL_F_SA_SOFT;
+                *causes |= int::SA_SOFT;
+                self.regs.set(regs::SA_EVENT, index);
+            }
+            Some(esp::LifetimeEvent::Hard) => {
+                flags |= CPL_F_SA_HARD;
+                *causes |= int::SA_HARD;
+                self.regs.set(regs::SA_EVENT, index);
+            }
+            None => {}
+        }
+        let (pkts, bytes) = if op == Opcode::Encap {
+            (regs::CNT_ENCAP_PKTS, regs::CNT_ENCAP_BYTES)
+        } else {
+            (regs::CNT_DECAP_PKTS, regs::CNT_DECAP_BYTES)
+        };
+        self.regs.count(pkts, 1);
+        let inner_len = if op == Opcode::Encap {
+            src_len
+        } else {
+            outcome.len
+        };
+        self.regs.count(bytes, inner_len as u64);
+        Ok(Done {
+            status: Status::Ok,
+            result_len: outcome.len as u32,
+            sa_index: index,
+            seq: outcome.seq,
+            spi,
+            flags,
+        })
+    }
+
+    fn sa_add(&mut self, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {
+        let index = d.sa_index.get();
+        if (d.src_len.get() as usize) < SA_BLOCK_SIZE {
+            return Err(Status::BadSaParams);
+        }
+        let src = d.src_addr.get();
+        self.dma_check(src, SA_BLOCK_SIZE, FaultCode::DmaRead, causes)?;
+        let mut block = SaBlock::new_zeroed();
+        if self
+            .mem
+            .read_slice(block.as_mut_bytes(), GuestAddress(src))
+            .is_err()
+        {
+            self.set_fault(FaultCode::DmaRead, src);
+            *causes |= int::DMA_FAULT;
+            return Err(Status::DmaFault);
+        }
+        let result = self.sas.add(index, &block);
+        let spi = block.spi.get();
+        sa_table::wipe(&mut block);
+        result?;
+        Ok(Done {
+            spi,
+            ..Done::status(Status::Ok, index)
+        })
+    }
+
+    fn sa_query(&mut self, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {
+        let index = d.sa_index.get();
+        let stats = self.sas.stats(index)?;
+        if (d.dst_len.get() as usize) < SA_STATS_SIZE {
+            return Err(Status::DstTooSmall);
+        }
+        let dst = d.dst_addr.get();
+        self.dma_check(dst, SA_STATS_SIZE, FaultCode::DmaWrite, causes)?;
+        if self
+            .mem
+            .write_slice(stats.as_bytes(), GuestAddress(dst))
+            .is_err()
+        {
+            self.set_fault(FaultCode::DmaWrite, dst);
+            *causes |= int::DMA_FAULT;
+            return Err(Status::DmaFault);
+        }
+        Ok(Done {
+            result_len: SA_STATS_SIZE as u32,
+            spi: stats.spi.get(),
+            seq: stats.seq.get() as u32,
+            ..Done::status(Status::Ok, index)
+        })
+    }
+
+    /// CTRL.SOFT_RESET: complete every pending descriptor with ABORTED (as
+    /// far as the completion ring has room), clear the SA table (zeroizing
+    /// keys), counters, faults and interrupt causes, and disable the engine.
+    /// Ring registers keep their values so the driver can reap the aborted
+    /// completions before it re-programs the rings.
+    fn soft_reset(&mut self) {
+        if let (Some(rings), false) = (self.rings, self.fatal) {
+            self.drain_aborted(rings);
+        }
+        self.sas.clear();
+        self.rings = None;
+        self.fatal = false;
+        self.cpl_full_signalled = false;
+        self.regs.clear_counters();
+        for r in [
+            regs::FAULT_ADDR_LO,
+            regs::FAULT_ADDR_HI,
+            regs::FAULT_CODE,
+            regs::BAD_ACCESS,
+        ] {
+            self.regs.set(r, 0);
+        }
+        self.regs.set(regs::SA_EVENT, u32::MAX);
+        self.regs.set(regs::STATUS, 0);
+        self.regs.clear_bits(regs::INT_STATUS, int::ALL);
+        self.regs.set(regs::CTRL, 0);
+        self.regs.raise(int::RESET_DONE);
+        tracing::debug!("espic: soft reset done");
+    }
+
+    fn drain_aborted(&mut self, rings: Rings) {
+        let tail = self.regs.get(regs::CMD_TAIL);
+        let cpl_head = self.regs.get(regs::CPL_HEAD);
+        if tail >= rings.cmd_size || cpl_head >= rings.cpl_size {
+            return;
+        }
+        let mut head = self.regs.get(regs::CMD_HEAD);
+        let mut cpl_tail = self.regs.get(regs::CPL_TAIL);
+        while head != tail {
+            let free = cpl_head.wrapping_sub(cpl_tail).wrapping_sub(1) & (rings.cpl_size - 1);
+            if free == 0 {
+                break;
+            }
+            let at = rings.cmd_base + u64::from(head) * DESCRIPTOR_SIZE as u64;
+            let mut d = Descriptor::new_zeroed();
+            if self
+                .mem
+                .read_slice(d.as_mut_bytes(), GuestAddress(at))
+                .is_err()
+            {
+                break;
+            }
+            let c = Completion {
+                cookie: d.cookie,
+                status: (Status::Aborted as u16).into(),
+                sa_index: d.sa_index,
+                ..Completion::new_zeroed()
+            };
+            let at = rings.cpl_base + u64::from(cpl_tail) * COMPLETION_SIZE as u64;
+            if self
+                .mem
+                .write_slice(c.as_bytes(), GuestAddress(at))
+                .is_err()
+            {
+                break;
+            }
+            head = (head + 1) & (rings.cmd_size - 1);
+            cpl_tail = (cpl_tail + 1) & (rings.cpl_size - 1);
+        }
+        self.regs.set(regs::CPL_TAIL, cpl_tail);
+        self.regs.set(regs::CMD_HEAD, head);
+    }
+}
+
+/// Maps an ESP error to the completion status: the one table from the ESP
+/// library's errors to the card's status codes.
+fn status_of(e: &esp::EspError) -> Status {
+    use esp::EspError as E;
+    match e {
+        E::AuthFailed => Status::AuthFailed,
+        E::Replay { .. } => Status::Replay,
+        E::OutsideWindow { .. } => Status::OutsideWindow,
+        E::SpiMismatch { .. } => Status::UnknownSa,
+        E::DestTooSmall { .. } => Status::DstTooSmall,
+        E::SeqOverflow => Status::SeqOverflow,
+        E::LifetimeExpired => Status::LifetimeExpired,
+        E::BadParams(_) => Status::BadSaParams,
+        _ => Status::Malformed,
+    }
+}
+
+/// Random IVs, drawn from the operating system in blocks so that a packet
+/// does not cost a system call.
+#[derive(Default)]
+struct IvPool {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl IvPool {
+    const REFILL: usize = 16 * 256;
+
+    /// The next IV, or `None` if the OS random source failed (CBC needs
+    /// unpredictable IVs, so there is no fallback).
+    fn next(&mut self) -> Option<[u8; 16]> {
+        if self.pos + 16 > self.buf.len() {
+            self.buf.resize(Self::REFILL, 0);
+            if let Err(e) = getrandom::fill(&mut self.buf) {
+                tracing::error!(error = %e, "espic: the OS random source failed");
+                self.buf.clear();
+                return None;
+            }
+            self.pos = 0;
+        }
+        let mut iv = [0u8; 16];
+        iv.copy_from_slice(self.buf.get(self.pos..self.pos + 16)?);
+        self.pos += 16;
+        Some(iv)
+    }
+}

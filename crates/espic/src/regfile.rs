@@ -1,0 +1,200 @@
+//! The register file: what the host reads and writes through BAR 0.
+//!
+//! Registers are atomics shared by the host (MMIO accesses on any thread) and
+//! the engine thread. Writes that need the engine (doorbells, control) wake
+//! it with a message; the engine owns all other device state.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crossbeam_channel::Sender;
+use espic_hw::regs::{self, Access, REGISTERS};
+use espic_hw::{Interrupt, Mmio};
+
+use crate::engine::Wake;
+
+/// Number of 32-bit register slots below the counters.
+const R32_SLOTS: usize = 0x60 / 4;
+/// First counter offset.
+const CNT_BASE: u32 = 0x100;
+/// Number of 64-bit counters.
+const CNT_SLOTS: usize = 18;
+
+/// The card's registers and its interrupt logic.
+pub struct RegisterFile {
+    r32: [AtomicU32; R32_SLOTS],
+    counters: [AtomicU64; CNT_SLOTS],
+    wake: Sender<Wake>,
+    irq: Sender<Interrupt>,
+    /// Serialises INT_STATUS/INT_MASK updates with the decision to signal,
+    /// so an event is never lost between a raise and an unmask.
+    irq_lock: Mutex<()>,
+}
+
+impl RegisterFile {
+    /// A register file at its power-on values.
+    pub fn new(wake: Sender<Wake>, irq: Sender<Interrupt>) -> Self {
+        let rf = RegisterFile {
+            r32: std::array::from_fn(|_| AtomicU32::new(0)),
+            counters: std::array::from_fn(|_| AtomicU64::new(0)),
+            wake,
+            irq,
+            irq_lock: Mutex::new(()),
+        };
+        for r in REGISTERS.iter().filter(|r| r.width == 32) {
+            rf.set(r.offset, r.reset as u32);
+        }
+        rf
+    }
+
+    fn slot(offset: u32) -> Option<usize> {
+        let i = (offset / 4) as usize;
+        (offset.is_multiple_of(4) && i < R32_SLOTS).then_some(i)
+    }
+
+    fn counter_slot(offset: u32) -> Option<usize> {
+        let i = (offset.checked_sub(CNT_BASE)? / 8) as usize;
+        (offset.is_multiple_of(8) && i < CNT_SLOTS).then_some(i)
+    }
+
+    /// Device-side read of a 32-bit register (any access type).
+    pub fn get(&self, offset: u32) -> u32 {
+        Self::slot(offset).map_or(0, |i| self.r32[i].load(Ordering::Acquire))
+    }
+
+    /// Device-side write of a 32-bit register (any access type).
+    pub fn set(&self, offset: u32, value: u32) {
+        if let Some(i) = Self::slot(offset) {
+            self.r32[i].store(value, Ordering::Release);
+        }
+    }
+
+    /// Device-side OR into a 32-bit register.
+    pub fn set_bits(&self, offset: u32, bits: u32) {
+        if let Some(i) = Self::slot(offset) {
+            self.r32[i].fetch_or(bits, Ordering::AcqRel);
+        }
+    }
+
+    /// Device-side AND-NOT on a 32-bit register.
+    pub fn clear_bits(&self, offset: u32, bits: u32) {
+        if let Some(i) = Self::slot(offset) {
+            self.r32[i].fetch_and(!bits, Ordering::AcqRel);
+        }
+    }
+
+    /// Adds `n` to the counter at `offset`.
+    pub fn count(&self, offset: u32, n: u64) {
+        if let Some(i) = Self::counter_slot(offset) {
+            self.counters[i].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Clears every counter (soft reset).
+    pub fn clear_counters(&self) {
+        for c in &self.counters {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Latches `causes` in INT_STATUS and sends an interrupt event if any of
+    /// them is unmasked.
+    pub fn raise(&self, causes: u32) {
+        if causes == 0 {
+            return;
+        }
+        let _guard = self.irq_lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.set_bits(regs::INT_STATUS, causes);
+        let mask = self.get(regs::INT_MASK);
+        if causes & !mask != 0 {
+            self.signal(self.get(regs::INT_STATUS) & !mask);
+        }
+    }
+
+    fn signal(&self, causes: u32) {
+        self.count(regs::CNT_INTERRUPTS, 1);
+        // A host that dropped its receiver has no interrupt line: nothing to do.
+        let _ = self.irq.send(Interrupt { causes });
+    }
+
+    /// Wakes the engine thread.
+    pub fn wake(&self, w: Wake) {
+        let _ = self.wake.send(w);
+    }
+
+    fn bad_access(&self) {
+        if let Some(i) = Self::slot(regs::BAD_ACCESS) {
+            self.r32[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Mmio for RegisterFile {
+    fn read32(&self, offset: u32) -> u32 {
+        match regs::find(offset) {
+            Some(r) if r.width == 32 => match r.access {
+                Access::Wo => 0,
+                _ => self.get(offset),
+            },
+            _ => {
+                self.bad_access();
+                u32::MAX
+            }
+        }
+    }
+
+    fn write32(&self, offset: u32, value: u32) {
+        let Some(r) = regs::find(offset).filter(|r| r.width == 32) else {
+            self.bad_access();
+            return;
+        };
+        match (r.access, offset) {
+            (Access::Ro, _) => {}
+            (Access::W1c, _) => {
+                let _guard = self.irq_lock.lock().unwrap_or_else(|e| e.into_inner());
+                self.clear_bits(offset, value);
+            }
+            (_, regs::INT_MASK) => {
+                let _guard = self.irq_lock.lock().unwrap_or_else(|e| e.into_inner());
+                let old = self.get(regs::INT_MASK);
+                self.set(regs::INT_MASK, value);
+                let pending = self.get(regs::INT_STATUS);
+                // Unmasking a cause that is already pending delivers it now.
+                if pending & old & !value != 0 {
+                    self.signal(pending & !value);
+                }
+            }
+            (_, regs::CTRL) => {
+                if value & regs::ctrl::SOFT_RESET != 0 {
+                    self.set(
+                        regs::CTRL,
+                        value & (regs::ctrl::SOFT_RESET | regs::ctrl::ENABLE),
+                    );
+                    self.wake(Wake::Reset);
+                } else {
+                    // SOFT_RESET stays set while a reset is in progress.
+                    let busy = self.get(regs::CTRL) & regs::ctrl::SOFT_RESET;
+                    self.set(regs::CTRL, busy | (value & regs::ctrl::ENABLE));
+                    self.wake(Wake::Doorbell);
+                }
+            }
+            (_, regs::CMD_TAIL | regs::CPL_HEAD) => {
+                self.set(offset, value);
+                self.wake(Wake::Doorbell);
+            }
+            _ => self.set(offset, value),
+        }
+    }
+
+    fn read64(&self, offset: u32) -> u64 {
+        match Self::counter_slot(offset) {
+            Some(i) => self.counters[i].load(Ordering::Relaxed),
+            None => {
+                self.bad_access();
+                u64::MAX
+            }
+        }
+    }
+}
+
+const _: () = assert!(CNT_BASE + (CNT_SLOTS as u32) * 8 == regs::CNT_INTERRUPTS + 8);
