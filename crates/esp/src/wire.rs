@@ -40,8 +40,9 @@ pub fn outer_len(tunnel: &Tunnel) -> usize {
     }
 }
 
-/// The internet checksum (RFC 1071) of `data`, starting from `initial`.
-fn checksum(initial: u32, data: &[u8]) -> u16 {
+/// The internet checksum (RFC 1071) of `data`, starting from the partial sum
+/// `initial` (0, or a pseudo-header sum).
+pub fn internet_checksum(initial: u32, data: &[u8]) -> u16 {
     let mut sum = initial;
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
@@ -56,13 +57,15 @@ fn checksum(initial: u32, data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], len: usize) -> u32 {
+/// The IPv6 pseudo-header sum (RFC 8200 8.1) for an upper-layer packet of
+/// `len` bytes and protocol `next_header`, to start [`internet_checksum`] with.
+pub fn pseudo_header_v6(src: &[u8; 16], dst: &[u8; 16], len: usize, next_header: u8) -> u32 {
     let mut sum = 0u32;
     for c in src.chunks_exact(2).chain(dst.chunks_exact(2)) {
         sum = sum.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
     }
     sum.wrapping_add(len as u32)
-        .wrapping_add(u32::from(PROTO_UDP))
+        .wrapping_add(u32::from(next_header))
 }
 
 /// Writes the outer headers into `out[..outer_len(tunnel)]` for an ESP part
@@ -88,7 +91,7 @@ pub(crate) fn write_outer(tunnel: &Tunnel, out: &mut [u8], esp_len: usize, seq: 
             ip[10..12].copy_from_slice(&[0, 0]);
             ip[12..16].copy_from_slice(&src.octets());
             ip[16..20].copy_from_slice(&dst.octets());
-            let sum = checksum(0, ip);
+            let sum = internet_checksum(0, ip);
             ip[10..12].copy_from_slice(&sum.to_be_bytes());
             if let Some(u) = udp {
                 write_udp(&mut out[IPV4_HEADER_LEN..hdr], u, l4_len, 0);
@@ -105,8 +108,8 @@ pub(crate) fn write_outer(tunnel: &Tunnel, out: &mut [u8], esp_len: usize, seq: 
             ip[24..40].copy_from_slice(&dst);
             if let Some(u) = udp {
                 write_udp(&mut out[IPV6_HEADER_LEN..hdr], u, l4_len, 0);
-                let sum = checksum(
-                    pseudo_header_v6(&src, &dst, l4_len),
+                let sum = internet_checksum(
+                    pseudo_header_v6(&src, &dst, l4_len, PROTO_UDP),
                     &out[IPV6_HEADER_LEN..hdr + esp_len],
                 );
                 // RFC 768: a computed 0 is sent as all ones.
@@ -169,7 +172,7 @@ pub fn parse_outer(packet: &[u8], udp: bool) -> Result<Outer, EspError> {
                 }
                 .into());
             }
-            if checksum(0, header) != 0 {
+            if internet_checksum(0, header) != 0 {
                 return Err(M::Ipv4BadChecksum.into());
             }
             let frag = u16::from_be_bytes([packet[6], packet[7]]);
@@ -237,7 +240,7 @@ pub fn parse_outer(packet: &[u8], udp: bool) -> Result<Outer, EspError> {
         let mut dst = [0u8; 16];
         src.copy_from_slice(&packet[8..24]);
         dst.copy_from_slice(&packet[24..40]);
-        if checksum(pseudo_header_v6(&src, &dst, l4.len()), l4) != 0 {
+        if internet_checksum(pseudo_header_v6(&src, &dst, l4.len(), PROTO_UDP), l4) != 0 {
             return Err(M::UdpBadChecksum.into());
         }
     }
@@ -297,7 +300,7 @@ mod tests {
     fn ipv4_roundtrip_and_checksum() {
         let t = tunnel("192.0.2.1", "192.0.2.2", false);
         let p = build(&t, &[0, 0, 0xc0, 0x01, 0, 0, 0, 7]);
-        assert_eq!(checksum(0, &p[..20]), 0);
+        assert_eq!(internet_checksum(0, &p[..20]), 0);
         let o = parse_outer(&p, false).unwrap();
         assert_eq!((o.version, o.esp_start, o.esp_end), (4, 20, 28));
         assert_eq!(peek_spi(&p), Some(0xc001));
