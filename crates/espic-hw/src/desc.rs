@@ -23,7 +23,9 @@ pub const SA_BY_SPI: u32 = 0xFFFF_FFFF;
 ///  32    8 cookie     (returned untouched in the completion)
 ///  40   24 reserved
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct Descriptor {
     /// Opcode, see [`crate::Opcode`].
@@ -64,7 +66,9 @@ pub const DESCRIPTOR_SIZE: usize = 64;
 ///  24    4 spi         (SPI of the SA used)
 ///  28    4 reserved
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct Completion {
     /// Driver's cookie.
@@ -135,7 +139,9 @@ pub const SA_F_UDP_ENCAP: u8 = 1 << 1;
 /// 120   32 auth_key
 /// 152    8 reserved
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SaBlock {
     /// SPI.
@@ -207,7 +213,9 @@ pub const SA_STATE_HARD_EXPIRED: u8 = 3;
 ///  48    8 seq           (outbound: last sent; inbound: highest received)
 ///  56    8 reserved
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SaStats {
     /// SPI.

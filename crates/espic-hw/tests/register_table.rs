@@ -80,8 +80,14 @@ fn registers_are_aligned_sorted_and_disjoint() {
 
 #[test]
 fn documented_constants_agree() {
-    assert_eq!(regs::find(regs::ID).unwrap().reset, u64::from(regs::ID_VALUE));
-    assert_eq!(regs::find(regs::SA_CAPACITY).unwrap().reset, u64::from(regs::SA_TABLE_SIZE));
+    assert_eq!(
+        regs::find(regs::ID).unwrap().reset,
+        u64::from(regs::ID_VALUE)
+    );
+    assert_eq!(
+        regs::find(regs::SA_CAPACITY).unwrap().reset,
+        u64::from(regs::SA_TABLE_SIZE)
+    );
     assert_eq!(regs::find(regs::BATCH_MAX).unwrap().reset, 64);
 }
 
@@ -90,10 +96,16 @@ fn status_and_fault_tables_match_docs() {
     let descriptors = include_str!("../../../docs/espic/DESCRIPTORS.md");
     for s in espic_hw::Status::ALL {
         let row = format!("| {} | {} |", *s as u16, s.name());
-        assert!(descriptors.contains(&row), "DESCRIPTORS.md lacks status row `{row}`");
+        assert!(
+            descriptors.contains(&row),
+            "DESCRIPTORS.md lacks status row `{row}`"
+        );
     }
     for o in espic_hw::Opcode::ALL {
         let row = format!("| {} | {} |", *o as u8, o.name());
-        assert!(descriptors.contains(&row), "DESCRIPTORS.md lacks opcode row `{row}`");
+        assert!(
+            descriptors.contains(&row),
+            "DESCRIPTORS.md lacks opcode row `{row}`"
+        );
     }
 }
