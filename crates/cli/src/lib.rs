@@ -1,0 +1,3 @@
+//! Junos-style command language: command tree, configuration with commit/rollback, pipes, renderers.
+
+pub mod command;
