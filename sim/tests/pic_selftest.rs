@@ -14,15 +14,26 @@ fn mtsim() -> Command {
 fn selftest_passes_and_prints_counters() {
     let out = mtsim().args(["pic", "selftest"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Result: PASS"), "{stdout}");
     assert!(stdout.contains("A->B: 16 sent, 16 encapsulated, 16 decapsulated, 16 identical"));
     assert!(stdout.contains("B->A: 16 sent, 16 encapsulated, 16 decapsulated, 16 identical"));
     // Counters: 33 encapsulations (32 + the one for the negative checks), one
     // authentication failure, one replay.
     let counter = |name: &str| -> u64 {
-        let at = stdout.find(name).unwrap_or_else(|| panic!("no counter {name}"));
-        stdout[at + name.len()..].split_whitespace().next().unwrap().parse().unwrap()
+        let at = stdout
+            .find(name)
+            .unwrap_or_else(|| panic!("no counter {name}"));
+        stdout[at + name.len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     assert_eq!(counter("encap packets"), 33);
     assert_eq!(counter("decap packets"), 33);
@@ -34,7 +45,10 @@ fn selftest_passes_and_prints_counters() {
 
 #[test]
 fn bad_arguments_are_refused_with_a_message() {
-    let out = mtsim().args(["pic", "selftest", "--packets", "0"]).output().unwrap();
+    let out = mtsim()
+        .args(["pic", "selftest", "--packets", "0"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--packets"));
     let out = mtsim()
@@ -42,11 +56,16 @@ fn bad_arguments_are_refused_with_a_message() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write pcap /nonexistent-dir/x.pcap"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot write pcap /nonexistent-dir/x.pcap")
+    );
 }
 
 fn tshark_available() -> bool {
-    let ok = Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         let msg = "tshark is not installed: apt-get install tshark (.ci/run does)";
         if std::env::var("CI").as_deref() == Ok("true") {
@@ -89,11 +108,26 @@ fn tshark_decrypts_the_selftest_capture() {
         cmd.arg("-o").arg(format!("uat:esp_sa:{u}"));
     }
     let out = cmd
-        .args(["-T", "fields", "-E", "separator=|", "-e", "esp.icv_good", "-e", "icmp.type", "-e", "icmpv6.type"])
+        .args([
+            "-T",
+            "fields",
+            "-E",
+            "separator=|",
+            "-e",
+            "esp.icv_good",
+            "-e",
+            "icmp.type",
+            "-e",
+            "icmpv6.type",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('|').collect()).collect();
     assert_eq!(rows.len(), 20, "{text}");
     for r in &rows {
