@@ -34,6 +34,30 @@ pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
         ValueType::HostName,
         "Domain name for this router",
     )?;
+    s.container(
+        &["system", "login"],
+        "Names, login classes, and passwords for users",
+    )?;
+    s.list(&["system", "login", "user"], ValueType::Word, "Username")?;
+    s.leaf(
+        &["system", "login", "user", "class"],
+        ValueType::Enum(&["super-user", "operator", "read-only", "unauthorized"]),
+        "Login class",
+    )?;
+    s.mandatory(&["system", "login", "user", "class"])?;
+    s.leaf(
+        &["system", "login", "user", "uid"],
+        ValueType::Uint {
+            min: 100,
+            max: 64000,
+        },
+        "User identifier (uid)",
+    )?;
+    s.leaf(
+        &["system", "login", "user", "full-name"],
+        ValueType::Text,
+        "Full name",
+    )?;
     s.container(&["chassis"], "Chassis configuration")?;
     s.leaf(
         &["chassis", "description"],

@@ -222,6 +222,11 @@ impl Router {
         execute(&self.tree, session.mode, session, line, term)
     }
 
+    /// The possible next words at the end of `line` in `session`'s mode.
+    pub fn complete(&self, session: &Session, line: &str) -> cli::command::Completions {
+        self.tree.complete(session.mode, session, line)
+    }
+
     /// A new session for `user`.
     pub fn session(&self, user: &str) -> Session {
         Session {

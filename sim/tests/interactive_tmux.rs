@@ -19,12 +19,21 @@ impl Tmux {
     }
 
     fn send(&self, keys: &[&str]) {
-        let ok = self.cmd().args(["send-keys", "-t", "cli"]).args(keys).status().unwrap();
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", "cli"])
+            .args(keys)
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
     fn pane(&self) -> String {
-        let o = self.cmd().args(["capture-pane", "-p", "-t", "cli"]).output().unwrap();
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "cli"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -48,7 +57,10 @@ impl Drop for Tmux {
 }
 
 fn tmux_available() -> bool {
-    let ok = Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok {
         let msg = "tmux is not installed: apt-get install tmux (.ci/run does)";
         if std::env::var("CI").as_deref() == Ok("true") {
@@ -75,7 +87,17 @@ fn question_mark_tab_and_commands_at_the_prompt() {
     );
     let ok = tmux
         .cmd()
-        .args(["new-session", "-d", "-s", "cli", "-x", "160", "-y", "50", &cmdline])
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "cli",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            &cmdline,
+        ])
         .status()
         .unwrap();
     assert!(ok.success());
@@ -84,12 +106,17 @@ fn question_mark_tab_and_commands_at_the_prompt() {
 
     // Tab completes a unique prefix.
     tmux.send(&["show ch", "Tab"]);
-    tmux.wait_for("Tab completion", |p| p.contains("root@router> show chassis"));
+    tmux.wait_for("Tab completion", |p| {
+        p.contains("root@router> show chassis")
+    });
 
     // ? lists the next words with help, then gives the line back.
     tmux.send(&["?"]);
     let p = tmux.wait_for("the ? listing", |p| p.contains("Possible completions:"));
-    assert!(p.contains("  hardware             Show installed hardware components"), "{p}");
+    assert!(
+        p.contains("  hardware             Show installed hardware components"),
+        "{p}"
+    );
     tmux.wait_for("the line given back", |p| {
         p.trim_end().ends_with("root@router> show chassis")
             && p.matches("root@router> show chassis").count() >= 2
@@ -101,8 +128,13 @@ fn question_mark_tab_and_commands_at_the_prompt() {
 
     // A syntax error draws the caret under the bad word.
     tmux.send(&["show chasis", "Enter"]);
-    let p = tmux.wait_for("the syntax error", |p| p.contains("syntax error, expecting <command>."));
-    assert!(p.contains("root@router> show chasis\n                  ^\n"), "{p}");
+    let p = tmux.wait_for("the syntax error", |p| {
+        p.contains("syntax error, expecting <command>.")
+    });
+    assert!(
+        p.contains("root@router> show chasis\n                  ^\n"),
+        "{p}"
+    );
 
     // Configuration mode prompt, then a yes/no question answered at the prompt.
     tmux.send(&["configure", "Enter"]);

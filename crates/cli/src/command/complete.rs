@@ -136,10 +136,31 @@ impl<C> CommandTree<C> {
                         ParamKind::Rest(_) => {}
                     }
                 }
-                candidates.push(Candidate::new("|", "Pipe through a command"));
+                let missing = cmd.params.iter().any(|p| {
+                    p.required
+                        && match p.kind {
+                            ParamKind::Keyword(_) | ParamKind::Flag => {
+                                !params_words.iter().any(|w| w == p.name)
+                            }
+                            ParamKind::Positional(_) | ParamKind::Rest(_) => {
+                                params_words.is_empty()
+                            }
+                        }
+                });
+                if !missing {
+                    candidates.push(Candidate::new("|", "Pipe through a command"));
+                }
             }
         }
-        candidates.retain(|c| c.is_placeholder() || c.word.starts_with(partial.as_str()));
+        // Value placeholders stay while a value is being typed; "<[Enter]>"
+        // (the statement is complete) only after a space.
+        candidates.retain(|c| {
+            if c.is_placeholder() {
+                partial.is_empty() || c.word != "<[Enter]>"
+            } else {
+                c.word.starts_with(partial.as_str())
+            }
+        });
         candidates.sort();
         candidates.dedup();
         Completions {

@@ -132,7 +132,8 @@ pub fn parse_date(text: &str) -> Option<DateTime> {
         minute: n(&main[10..12])?,
         second: n(secs)?,
     };
-    let leap = d.year.is_multiple_of(4) && (!d.year.is_multiple_of(100) || d.year.is_multiple_of(400));
+    let leap =
+        d.year.is_multiple_of(4) && (!d.year.is_multiple_of(100) || d.year.is_multiple_of(400));
     let days = match d.month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
