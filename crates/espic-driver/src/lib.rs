@@ -596,6 +596,7 @@ impl Driver {
             return Err(DriverError::Protocol("CPL_TAIL beyond the completion ring"));
         }
         let mut out = Vec::new();
+        let consumed = self.cpl_head != tail;
         while self.cpl_head != tail {
             let at = self.cpl_base + u64::from(self.cpl_head) * COMPLETION_SIZE as u64;
             let mut c = Completion::new_zeroed();
@@ -644,7 +645,8 @@ impl Driver {
                 event,
             });
         }
-        if !out.is_empty() {
+        // Every record read frees its slot, matched or not.
+        if consumed {
             self.bar.write32(regs::CPL_HEAD, self.cpl_head);
         }
         Ok(out)

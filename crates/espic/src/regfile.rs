@@ -173,7 +173,16 @@ impl Mmio for RegisterFile {
                     self.wake(Wake::Reset);
                 } else {
                     // SOFT_RESET stays set while a reset is in progress.
-                    let busy = self.get(regs::CTRL) & regs::ctrl::SOFT_RESET;
+                    let old = self.get(regs::CTRL);
+                    let busy = old & regs::ctrl::SOFT_RESET;
+                    let rising = old & regs::ctrl::ENABLE == 0 && value & regs::ctrl::ENABLE != 0;
+                    if rising && busy == 0 {
+                        // Enabling starts both rings at slot 0, visible to
+                        // the driver's very next read (the engine latches
+                        // the ring geometry when it wakes).
+                        self.set(regs::CMD_HEAD, 0);
+                        self.set(regs::CPL_TAIL, 0);
+                    }
                     self.set(regs::CTRL, busy | (value & regs::ctrl::ENABLE));
                     self.wake(Wake::Doorbell);
                 }
