@@ -98,7 +98,10 @@ fn sa_json(natt: bool) -> Value {
 
 /// Inner packets of many sizes, IPv4 and IPv6 (every padding length occurs).
 fn inner_packets() -> Vec<Vec<u8>> {
-    let v4 = (Ipv4Addr::new(198, 51, 100, 1), Ipv4Addr::new(203, 0, 113, 1));
+    let v4 = (
+        Ipv4Addr::new(198, 51, 100, 1),
+        Ipv4Addr::new(203, 0, 113, 1),
+    );
     let v6: (Ipv6Addr, Ipv6Addr) = (
         "2001:db8:a::1".parse().unwrap(),
         "2001:db8:b::1".parse().unwrap(),
@@ -136,8 +139,7 @@ fn card_encapsulates_scapy_decrypts_byte_for_byte() {
                 json!({"outer": hex::encode(outer), "inner": hex::encode(i)})
             })
             .collect();
-        let answer =
-            run_peer(&json!({"sa": sa_json(natt), "mode": "decrypt", "packets": packets}));
+        let answer = run_peer(&json!({"sa": sa_json(natt), "mode": "decrypt", "packets": packets}));
         let results = answer["results"].as_array().unwrap();
         assert_eq!(results.len(), inner.len());
         for (i, r) in results.iter().enumerate() {
@@ -147,7 +149,10 @@ fn card_encapsulates_scapy_decrypts_byte_for_byte() {
                 "natt={natt} packet {i}: scapy: {}",
                 r["error"]
             );
-            assert_eq!(r["inner_equal"], true, "natt={natt} packet {i}: inner differs");
+            assert_eq!(
+                r["inner_equal"], true,
+                "natt={natt} packet {i}: inner differs"
+            );
             assert_eq!(
                 r["esp_equal"], true,
                 "natt={natt} packet {i}: ESP bytes differ from scapy's"
@@ -163,7 +168,9 @@ fn scapy_encrypts_card_decapsulates() {
     }
     for natt in [false, true] {
         let mut pic = Pic::power_on().unwrap();
-        pic.driver.add_sa(1, &spec(Direction::Inbound, natt)).unwrap();
+        pic.driver
+            .add_sa(1, &spec(Direction::Inbound, natt))
+            .unwrap();
         let inner = inner_packets();
         let packets: Vec<Value> = inner
             .iter()
@@ -173,8 +180,7 @@ fn scapy_encrypts_card_decapsulates() {
                 json!({"inner": hex::encode(p), "seq": i + 1, "iv": hex::encode(iv)})
             })
             .collect();
-        let answer =
-            run_peer(&json!({"sa": sa_json(natt), "mode": "encrypt", "packets": packets}));
+        let answer = run_peer(&json!({"sa": sa_json(natt), "mode": "encrypt", "packets": packets}));
         let outer: Vec<Vec<u8>> = answer["outer"]
             .as_array()
             .unwrap()
@@ -184,7 +190,10 @@ fn scapy_encrypts_card_decapsulates() {
         assert_eq!(outer.len(), inner.len());
         let reqs: Vec<_> = outer
             .iter()
-            .map(|p| Request::Decap { sa: None, packet: p })
+            .map(|p| Request::Decap {
+                sa: None,
+                packet: p,
+            })
             .collect();
         let done = pic.process(&reqs).unwrap();
         for (i, (c, want)) in done.iter().zip(&inner).enumerate() {

@@ -183,7 +183,13 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(JunosDuration(Duration::from_secs(3723)).to_string(), "01:02:03");
-        assert_eq!(JunosDuration(Duration::from_secs(90061)).to_string(), "1d 01:01:01");
+        assert_eq!(
+            JunosDuration(Duration::from_secs(3723)).to_string(),
+            "01:02:03"
+        );
+        assert_eq!(
+            JunosDuration(Duration::from_secs(90061)).to_string(),
+            "1d 01:01:01"
+        );
     }
 }

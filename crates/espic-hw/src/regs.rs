@@ -28,7 +28,8 @@ pub struct RegDef {
     pub width: u8,
     /// Access type.
     pub access: Access,
-    /// Value after power-on and after a soft reset.
+    /// Value at power-on (see PROGRAMMING-MODEL.md for what a soft reset
+    /// keeps: ring registers, INT_MASK, BATCH_MAX).
     pub reset: u64,
 }
 

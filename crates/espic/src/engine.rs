@@ -77,6 +77,8 @@ pub struct Engine {
     mem: Arc<HostMemory>,
     wake: Receiver<Wake>,
     rings: Option<Rings>,
+    /// `RegisterFile::enable_count` when `rings` was latched.
+    rings_enable: u64,
     fatal: bool,
     cpl_full_signalled: bool,
     sas: SaTable,
@@ -93,6 +95,7 @@ impl Engine {
             mem,
             wake,
             rings: None,
+            rings_enable: 0,
             fatal: false,
             cpl_full_signalled: false,
             sas: SaTable::new(regs::SA_TABLE_SIZE),
@@ -135,6 +138,13 @@ impl Engine {
         }
         if self.fatal {
             return;
+        }
+        // A disable and re-enable since the rings were latched (even one
+        // faster than this thread woke up) means new ring registers.
+        let enables = self.regs.enable_count();
+        if enables != self.rings_enable {
+            self.rings = None;
+            self.rings_enable = enables;
         }
         let rings = match self.rings {
             Some(r) => r,
@@ -487,6 +497,8 @@ impl Engine {
     /// Ring registers keep their values so the driver can reap the aborted
     /// completions before it re-programs the rings.
     fn soft_reset(&mut self) {
+        // Counters restart at the reset, so CNT_ABORTED counts the drain.
+        self.regs.clear_counters();
         if let (Some(rings), false) = (self.rings, self.fatal) {
             self.drain_aborted(rings);
         }
@@ -494,7 +506,6 @@ impl Engine {
         self.rings = None;
         self.fatal = false;
         self.cpl_full_signalled = false;
-        self.regs.clear_counters();
         for r in [
             regs::FAULT_ADDR_LO,
             regs::FAULT_ADDR_HI,
@@ -547,6 +558,7 @@ impl Engine {
             {
                 break;
             }
+            self.count(Status::Aborted);
             head = (head + 1) & (rings.cmd_size - 1);
             cpl_tail = (cpl_tail + 1) & (rings.cpl_size - 1);
         }

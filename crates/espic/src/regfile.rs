@@ -25,6 +25,9 @@ pub struct RegisterFile {
     r32: [AtomicU32; R32_SLOTS],
     counters: [AtomicU64; CNT_SLOTS],
     wake: Sender<Wake>,
+    /// Counts CTRL.ENABLE rising edges, so the engine notices a disable
+    /// and re-enable that happened between two of its wake-ups.
+    enables: AtomicU64,
     irq: Sender<Interrupt>,
     /// Serialises INT_STATUS/INT_MASK updates with the decision to signal,
     /// so an event is never lost between a raise and an unmask.
@@ -38,6 +41,7 @@ impl RegisterFile {
             r32: std::array::from_fn(|_| AtomicU32::new(0)),
             counters: std::array::from_fn(|_| AtomicU64::new(0)),
             wake,
+            enables: AtomicU64::new(0),
             irq,
             irq_lock: Mutex::new(()),
         };
@@ -117,6 +121,11 @@ impl RegisterFile {
         let _ = self.irq.send(Interrupt { causes });
     }
 
+    /// How many times CTRL.ENABLE went from 0 to 1.
+    pub fn enable_count(&self) -> u64 {
+        self.enables.load(Ordering::Acquire)
+    }
+
     /// Wakes the engine thread.
     pub fn wake(&self, w: Wake) {
         let _ = self.wake.send(w);
@@ -182,6 +191,7 @@ impl Mmio for RegisterFile {
                         // the ring geometry when it wakes).
                         self.set(regs::CMD_HEAD, 0);
                         self.set(regs::CPL_TAIL, 0);
+                        self.enables.fetch_add(1, Ordering::AcqRel);
                     }
                     self.set(regs::CTRL, busy | (value & regs::ctrl::ENABLE));
                     self.wake(Wake::Doorbell);
