@@ -334,28 +334,30 @@ fn set_date(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<(
     Ok(())
 }
 
-fn show_log(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let name = inv.text("filename").unwrap_or_default();
-    let path = s.shared.dir.log().join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            t.print(&String::from_utf8_lossy(&bytes));
-            Ok(())
-        }
-        Err(_) => Err(CommandError::failed(format!(
+/// The log file a `show log`/`clear log` names (the file-name type keeps
+/// it inside the log directory), if it exists.
+fn log_file(s: &Session, inv: &Invocation) -> Result<(String, std::path::PathBuf)> {
+    let name = inv.text("filename").unwrap_or_default().to_string();
+    let path = s.shared.dir.log().join(&name);
+    if path.is_file() {
+        Ok((name, path))
+    } else {
+        Err(CommandError::failed(format!(
             "could not resolve file: {name}"
-        ))),
+        )))
     }
 }
 
+fn show_log(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let (name, path) = log_file(s, inv)?;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| CommandError::failed(format!("cannot read {name}: {e}")))?;
+    t.print(&String::from_utf8_lossy(&bytes));
+    Ok(())
+}
+
 fn clear_log(s: &mut Session, inv: &Invocation, _: &mut dyn Terminal) -> Result<()> {
-    let name = inv.text("filename").unwrap_or_default();
-    let path = s.shared.dir.log().join(name);
-    if !path.exists() {
-        return Err(CommandError::failed(format!(
-            "could not resolve file: {name}"
-        )));
-    }
+    let (name, path) = log_file(s, inv)?;
     std::fs::write(&path, b"")
         .map_err(|e| CommandError::failed(format!("cannot clear {name}: {e}")))
 }

@@ -359,10 +359,16 @@ impl Engine {
         if fits {
             Ok(())
         } else {
-            self.set_fault(code, addr);
-            *causes |= int::DMA_FAULT;
-            Err(Status::DmaFault)
+            Err(self.dma_fault(code, addr, causes))
         }
+    }
+
+    /// Records a DMA fault for one descriptor: fault registers, the
+    /// DMA_FAULT cause, and the status the descriptor completes with.
+    fn dma_fault(&self, code: FaultCode, addr: u64, causes: &mut u32) -> Status {
+        self.set_fault(code, addr);
+        *causes |= int::DMA_FAULT;
+        Status::DmaFault
     }
 
     fn transform(&mut self, op: Opcode, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {
@@ -377,9 +383,7 @@ impl Engine {
         self.dma_check(dst, dst_len, FaultCode::DmaWrite, causes)?;
         let input = &mut self.src_buf[..src_len];
         if self.mem.read_slice(input, GuestAddress(src)).is_err() {
-            self.set_fault(FaultCode::DmaRead, src);
-            *causes |= int::DMA_FAULT;
-            return Err(Status::DmaFault);
+            return Err(self.dma_fault(FaultCode::DmaRead, src, causes));
         }
         let mut index = d.sa_index.get();
         if op == Opcode::Decap && index == SA_BY_SPI {
@@ -399,9 +403,7 @@ impl Engine {
         let written = &self.dst_buf[..outcome.len];
         if self.mem.write_slice(written, GuestAddress(dst)).is_err() {
             // Checked above; a region cannot shrink under us. Report it all the same.
-            self.set_fault(FaultCode::DmaWrite, dst);
-            *causes |= int::DMA_FAULT;
-            return Err(Status::DmaFault);
+            return Err(self.dma_fault(FaultCode::DmaWrite, dst, causes));
         }
         let mut flags = 0;
         match outcome.event {
@@ -452,9 +454,7 @@ impl Engine {
             .read_slice(block.as_mut_bytes(), GuestAddress(src))
             .is_err()
         {
-            self.set_fault(FaultCode::DmaRead, src);
-            *causes |= int::DMA_FAULT;
-            return Err(Status::DmaFault);
+            return Err(self.dma_fault(FaultCode::DmaRead, src, causes));
         }
         let result = self.sas.add(index, &block);
         let spi = block.spi.get();
@@ -479,9 +479,7 @@ impl Engine {
             .write_slice(stats.as_bytes(), GuestAddress(dst))
             .is_err()
         {
-            self.set_fault(FaultCode::DmaWrite, dst);
-            *causes |= int::DMA_FAULT;
-            return Err(Status::DmaFault);
+            return Err(self.dma_fault(FaultCode::DmaWrite, dst, causes));
         }
         Ok(Done {
             result_len: SA_STATS_SIZE as u32,

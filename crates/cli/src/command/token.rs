@@ -79,24 +79,10 @@ pub fn split(line: &str) -> Result<Vec<Word>, TokenError> {
     Ok(words)
 }
 
-/// Quotes `s` for display if it needs it (empty, spaces, quotes, `;`, braces).
+/// Quotes `s` for display if it needs it (empty, spaces, quotes, `;`,
+/// braces): the same rule as configuration values.
 pub fn quote(s: &str) -> String {
-    let needs = s.is_empty()
-        || s.chars()
-            .any(|c| c.is_whitespace() || matches!(c, '"' | ';' | '{' | '}' | '#' | '|'));
-    if !needs {
-        return s.to_string();
-    }
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
-        }
-        q.push(c);
-    }
-    q.push('"');
-    q
+    crate::config::quote(s).into_owned()
 }
 
 #[cfg(test)]
