@@ -306,8 +306,19 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn roundtrip_any_payload(len in 0usize..2000, v6 in any::<bool>(), udp in any::<bool>(), iv in any::<[u8; 16]>()) {
-        let p = params(CipherAlg::Aes256Cbc, IntegAlg::HmacSha256_128, v6, udp);
+    fn roundtrip_any_payload(
+        len in 0usize..2000,
+        v6 in any::<bool>(),
+        udp in any::<bool>(),
+        iv in any::<[u8; 16]>(),
+        cipher in prop::sample::select(vec![CipherAlg::Aes128Cbc, CipherAlg::Aes192Cbc, CipherAlg::Aes256Cbc]),
+        integ in prop::sample::select(vec![IntegAlg::HmacSha1_96, IntegAlg::HmacSha256_128]),
+        enc_key in any::<[u8; 32]>(),
+        auth_key in any::<[u8; 32]>(),
+    ) {
+        let mut p = params(cipher, integ, v6, udp);
+        p.enc_key = enc_key[..cipher.key_len()].to_vec();
+        p.auth_key = auth_key[..integ.key_len()].to_vec();
         let mut tx = OutboundSa::new(p.clone()).unwrap();
         let mut rx = InboundSa::new(p).unwrap();
         let inner = ipv4_packet(len);
