@@ -130,6 +130,14 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         vec![],
         handler(show_interfaces_terse),
     )?;
+    t.help(Op, "request system", "System operations");
+    t.register(
+        Op,
+        "request system reboot",
+        "Reboot the router (reloads the committed configuration)",
+        vec![],
+        handler(reboot),
+    )?;
     t.register(
         Op,
         "configure",
@@ -286,7 +294,7 @@ fn show_interfaces_terse(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) 
 
 fn show_uptime(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {
     let now = s.shared.clock.now();
-    let booted = s.shared.booted;
+    let booted = s.shared.state().booted;
     let ago = |when: Duration| JunosDuration(now.saturating_sub(when));
     let mut out = format!(
         "Current time: {}\nSystem booted: {} ({} ago)\n",
@@ -360,6 +368,34 @@ fn clear_log(s: &mut Session, inv: &Invocation, _: &mut dyn Terminal) -> Result<
     let (name, path) = log_file(s, inv)?;
     std::fs::write(&path, b"")
         .map_err(|e| CommandError::failed(format!("cannot clear {name}: {e}")))
+}
+
+fn reboot(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    if !confirm(t, "Reboot the system ?", false) {
+        return Ok(());
+    }
+    let shared = Arc::clone(&s.shared);
+    let active = {
+        let mut st = shared.state();
+        // Nothing committed yet reloads as the empty configuration.
+        let active = match st.store.rollback(&shared.schema, 0) {
+            Ok(c) => c,
+            Err(cli::config::StoreError::NoRollback(_)) => Config::new(),
+            Err(e) => {
+                return Err(CommandError::failed(format!(
+                    "cannot reload the configuration: {e}"
+                )));
+            }
+        };
+        st.active = active.clone();
+        st.candidate = active.clone();
+        st.booted = shared.clock.now();
+        active
+    };
+    shared.apply(&active);
+    tracing::warn!(target: "mgd", user = %s.user, "reboot requested, system going down");
+    t.print(&format!("\n*** FINAL System shutdown message from {}@{} ***\n\nSystem going down IMMEDIATELY\n\nShutdown NOW!\n", s.user, shared.host_name()));
+    Ok(())
 }
 
 fn configure(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {

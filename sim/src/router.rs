@@ -49,8 +49,6 @@ pub struct Shared {
     pub host: Arc<RwLock<String>>,
     /// The configuration schema, registered by the owning crates.
     pub schema: Schema,
-    /// When the router started (simulated time).
-    pub booted: Duration,
     /// Mutable state.
     pub state: Mutex<State>,
 }
@@ -65,6 +63,8 @@ pub struct State {
     pub candidate: Config,
     /// Time and user of the last commit.
     pub last_commit: Option<(Duration, String)>,
+    /// When the router (re)started, on the simulated clock.
+    pub booted: Duration,
 }
 
 impl Shared {
@@ -158,12 +158,12 @@ impl Router {
             chassis,
             host: Arc::new(RwLock::new("router".into())),
             schema,
-            booted,
             state: Mutex::new(State {
                 store,
                 candidate: active.clone(),
                 active,
                 last_commit: None,
+                booted,
             }),
         });
         let active = shared.state().active.clone();

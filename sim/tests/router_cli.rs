@@ -97,6 +97,29 @@ fn es_pic_slot_is_configurable() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(out.contains("es-3/2/0"), "{out}");
+    // Several CLI sessions at once on the running router.
+    let sessions: Vec<_> = (0..4)
+        .map(|i| {
+            let p = d.path().to_path_buf();
+            std::thread::spawn(move || script(&p, &format!("show version\nshow system uptime\nshow log messages | count\n# session {i}\n")))
+        })
+        .collect();
+    for s in sessions {
+        let o = s.join().unwrap();
+        assert!(o.status.success(), "{}", stdout(&o));
+        assert!(stdout(&o).contains("Hostname: router"));
+    }
+    // request system reboot asks first; "no" leaves everything as it is.
+    let o = script(
+        d.path(),
+        "request system reboot\nno\nshow system uptime\nrequest system reboot\nyes\n",
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("Reboot the system ? [yes,no] (no) no"),
+        "{out}"
+    );
+    assert!(out.contains("Shutdown NOW!"), "{out}");
     // A second router on the same directory is refused.
     let o = mtsim()
         .arg("router")
