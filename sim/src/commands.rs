@@ -8,7 +8,7 @@ use cli::command::{
     ArgType, Candidate, CommandError, CommandTree, Display, DuplicateCommand, Handler, Invocation,
     Mode, Param, RestCompleter, Terminal, confirm, parse_date,
 };
-use cli::config::{Config, Schema, SchemaError, ValueType};
+use cli::config::{Config, Schema, SchemaError, StoreError, ValueType};
 use simclock::{DateTime, JunosDuration, JunosTime};
 
 use crate::router::{Session, commit_stamp};
@@ -160,45 +160,34 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         handler(exit_op),
     )?;
 
-    let set_completer: RestCompleter<Session> =
+    let completer: RestCompleter<Session> =
         Arc::new(|s: &Session, words: &[String]| statement_words(s, words));
+    let statement = || {
+        Param::rest(
+            "statement",
+            Some(completer.clone()),
+            "Configuration statement",
+        )
+    };
     t.register(
         Cfg,
         "set",
         "Set a parameter",
-        vec![
-            Param::rest(
-                "statement",
-                Some(set_completer.clone()),
-                "Configuration statement",
-            )
-            .required(),
-        ],
+        vec![statement().required()],
         handler(cfg_set),
     )?;
     t.register(
         Cfg,
         "delete",
         "Delete a data element",
-        vec![
-            Param::rest(
-                "statement",
-                Some(set_completer.clone()),
-                "Configuration statement",
-            )
-            .required(),
-        ],
+        vec![statement().required()],
         handler(cfg_delete),
     )?;
     t.register(
         Cfg,
         "show",
         "Show a parameter",
-        vec![Param::rest(
-            "statement",
-            Some(set_completer),
-            "Configuration statement",
-        )],
+        vec![statement()],
         handler(cfg_show),
     )?;
     t.register(
@@ -380,7 +369,7 @@ fn reboot(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {
         // Nothing committed yet reloads as the empty configuration.
         let active = match st.store.rollback(&shared.schema, 0) {
             Ok(c) => c,
-            Err(cli::config::StoreError::NoRollback(_)) => Config::new(),
+            Err(StoreError::NoRollback(_)) => Config::new(),
             Err(e) => {
                 return Err(CommandError::failed(format!(
                     "cannot reload the configuration: {e}"
@@ -413,11 +402,10 @@ fn words(inv: &Invocation) -> Vec<&str> {
     inv.rest.iter().map(String::as_str).collect()
 }
 
-/// A configuration error as a command failure (its text already says
-/// `error:` where Junos does).
+/// A configuration error as a command failure: its text is already worded
+/// as Junos prints it.
 fn config_error(e: impl std::fmt::Display) -> CommandError {
-    let text = e.to_string();
-    CommandError::failed(text.strip_prefix("error: ").unwrap_or(&text))
+    CommandError::Reported(e.to_string())
 }
 
 fn cfg_set(s: &mut Session, inv: &Invocation, _: &mut dyn Terminal) -> Result<()> {
@@ -463,36 +451,39 @@ fn cfg_show(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<(
     Ok(())
 }
 
-fn check(s: &Session, config: &Config, t: &mut dyn Terminal) -> Result<()> {
-    if let Err(errors) = config.validate(&s.shared.schema) {
-        for e in errors {
-            t.print(&format!("{e}\n"));
-        }
-        return Err(CommandError::failed("configuration check-out failed"));
+/// Prints commit-check errors as Junos does and fails the command.
+fn check_failed(errors: Vec<cli::config::CommitError>, t: &mut dyn Terminal) -> CommandError {
+    for e in errors {
+        t.print(&format!("{e}\n"));
     }
-    Ok(())
+    CommandError::failed("configuration check-out failed")
 }
 
 fn commit_check(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let candidate = s.shared.state().candidate.clone();
-    check(s, &candidate, t)?;
+    let result = s.shared.state().candidate.validate(&s.shared.schema);
+    result.map_err(|errors| check_failed(errors, t))?;
     t.print("configuration check succeeds\n");
     Ok(())
 }
 
 fn commit(s: &mut Session, _: &Invocation, t: &mut dyn Terminal) -> Result<()> {
     let shared = Arc::clone(&s.shared);
-    let candidate = shared.state().candidate.clone();
-    check(s, &candidate, t)?;
     let stamp = commit_stamp(&shared.clock);
-    {
+    let committed = {
         let mut st = shared.state();
-        st.store
-            .commit(&shared.schema, &candidate, &stamp, &s.user)
-            .map_err(|e| CommandError::failed(format!("commit failed: {e}")))?;
-        st.active = candidate.clone();
-        st.last_commit = Some((shared.clock.now(), s.user.clone()));
-    }
+        let candidate = st.candidate.clone();
+        // The store checks the candidate and writes nothing if it fails.
+        match st.store.commit(&shared.schema, &candidate, &stamp, &s.user) {
+            Ok(()) => {
+                st.active = candidate.clone();
+                st.last_commit = Some((shared.clock.now(), s.user.clone()));
+                Ok(candidate)
+            }
+            Err(StoreError::Invalid(errors)) => Err(errors),
+            Err(e) => return Err(CommandError::failed(format!("commit failed: {e}"))),
+        }
+    };
+    let candidate = committed.map_err(|errors| check_failed(errors, t))?;
     shared.apply(&candidate);
     tracing::info!(target: "mgd", user = %s.user, "commit complete");
     t.print("commit complete\n");

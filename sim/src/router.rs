@@ -326,7 +326,7 @@ fn serve_session(
                         )?;
                         false
                     }
-                    Err(e @ CommandError::Failed(_)) => {
+                    Err(e @ (CommandError::Failed(_) | CommandError::Reported(_))) => {
                         send(
                             &mut writer,
                             &ToClient::Out {

@@ -109,3 +109,29 @@ impl std::fmt::Display for Status {
         f.write_str(self.name())
     }
 }
+
+impl Status {
+    /// The counter register a descriptor completing with this status bumps
+    /// (besides CNT_DESCRIPTORS); `None` for Ok. See REGISTERS.md.
+    pub fn counter(self) -> Option<u32> {
+        use crate::regs;
+        Some(match self {
+            Status::Ok => return None,
+            Status::AuthFailed => regs::CNT_AUTH_FAIL,
+            Status::Replay => regs::CNT_REPLAY,
+            Status::OutsideWindow => regs::CNT_OUTSIDE_WINDOW,
+            Status::UnknownSa => regs::CNT_UNKNOWN_SA,
+            Status::BadOpcode => regs::CNT_BAD_OPCODE,
+            Status::DstTooSmall => regs::CNT_DST_TOO_SMALL,
+            Status::Malformed => regs::CNT_MALFORMED,
+            Status::DmaFault => regs::CNT_DMA_FAULT,
+            Status::LifetimeExpired => regs::CNT_LIFETIME_EXPIRED,
+            Status::SeqOverflow => regs::CNT_SEQ_OVERFLOW,
+            Status::BadSaParams
+            | Status::SaExists
+            | Status::BadSaIndex
+            | Status::WrongDirection => regs::CNT_BAD_SA,
+            Status::Aborted => regs::CNT_ABORTED,
+        })
+    }
+}

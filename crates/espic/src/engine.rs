@@ -300,25 +300,9 @@ impl Engine {
 
     fn count(&self, status: Status) {
         self.regs.count(regs::CNT_DESCRIPTORS, 1);
-        let counter = match status {
-            Status::Ok => return,
-            Status::AuthFailed => regs::CNT_AUTH_FAIL,
-            Status::Replay => regs::CNT_REPLAY,
-            Status::OutsideWindow => regs::CNT_OUTSIDE_WINDOW,
-            Status::UnknownSa => regs::CNT_UNKNOWN_SA,
-            Status::BadOpcode => regs::CNT_BAD_OPCODE,
-            Status::DstTooSmall => regs::CNT_DST_TOO_SMALL,
-            Status::Malformed => regs::CNT_MALFORMED,
-            Status::DmaFault => regs::CNT_DMA_FAULT,
-            Status::LifetimeExpired => regs::CNT_LIFETIME_EXPIRED,
-            Status::SeqOverflow => regs::CNT_SEQ_OVERFLOW,
-            Status::BadSaParams
-            | Status::SaExists
-            | Status::BadSaIndex
-            | Status::WrongDirection => regs::CNT_BAD_SA,
-            Status::Aborted => regs::CNT_ABORTED,
-        };
-        self.regs.count(counter, 1);
+        if let Some(counter) = status.counter() {
+            self.regs.count(counter, 1);
+        }
     }
 
     /// Runs one descriptor. Extra interrupt causes are added to `causes`.

@@ -523,26 +523,6 @@ fn setup_outer_len(inner: usize) -> u32 {
     outer_len(&setup_block(desc::DIR_OUTBOUND), inner)
 }
 
-fn counter_of(status: Status) -> Option<u32> {
-    Some(match status {
-        Status::Ok => return None,
-        Status::AuthFailed => regs::CNT_AUTH_FAIL,
-        Status::Replay => regs::CNT_REPLAY,
-        Status::OutsideWindow => regs::CNT_OUTSIDE_WINDOW,
-        Status::UnknownSa => regs::CNT_UNKNOWN_SA,
-        Status::BadOpcode => regs::CNT_BAD_OPCODE,
-        Status::DstTooSmall => regs::CNT_DST_TOO_SMALL,
-        Status::Malformed => regs::CNT_MALFORMED,
-        Status::DmaFault => regs::CNT_DMA_FAULT,
-        Status::LifetimeExpired => regs::CNT_LIFETIME_EXPIRED,
-        Status::SeqOverflow => regs::CNT_SEQ_OVERFLOW,
-        Status::BadSaParams | Status::SaExists | Status::BadSaIndex | Status::WrongDirection => {
-            regs::CNT_BAD_SA
-        }
-        Status::Aborted => regs::CNT_ABORTED,
-    })
-}
-
 fn run_case(case: &Case) -> Result<(), String> {
     let mut host = Host::new(case.cmd_size, case.cpl_size, case.batch_max);
     for (i, b) in case.blocks.iter().enumerate() {
@@ -672,7 +652,7 @@ fn run_case(case: &Case) -> Result<(), String> {
         let Some(status) = Status::from_raw(c.status.get()) else {
             return Err(format!("undefined status: {}", what()));
         };
-        if let Some(counter) = counter_of(status) {
+        if let Some(counter) = status.counter() {
             *per_counter.entry(counter).or_default() += 1;
         }
         let op = Opcode::from_raw(d.opcode);
@@ -728,7 +708,7 @@ fn run_case(case: &Case) -> Result<(), String> {
         ));
     }
     for status in Status::ALL {
-        if let Some(counter) = counter_of(*status) {
+        if let Some(counter) = status.counter() {
             let want = per_counter.get(&counter).copied().unwrap_or(0);
             let got = b.read64(counter);
             if got != want {

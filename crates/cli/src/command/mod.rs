@@ -99,6 +99,10 @@ pub enum CommandError {
     /// The command ran and failed: printed as `error: ...`.
     #[error("error: {0}")]
     Failed(String),
+    /// The command failed with a message already worded as Junos prints
+    /// it (`error: ...`, `syntax error, ...`), printed as it is.
+    #[error("{0}")]
+    Reported(String),
 }
 
 impl CommandError {

@@ -42,7 +42,7 @@ pub enum Value {
 impl ArgType {
     /// The placeholder shown by `?`, e.g. `<filename>`.
     pub fn placeholder(&self, name: &str) -> String {
-        let _ = self;
+        // The same for every type: the parameter's name.
         format!("<{name}>")
     }
 
