@@ -187,33 +187,10 @@ pub fn run_requests(
     driver: &mut Driver,
     requests: &[(u64, Request<'_>)],
 ) -> Result<Vec<Completed>, String> {
-    let mut done = Vec::with_capacity(requests.len());
-    let mut next = 0;
-    let mut quiet = 0;
-    while done.len() < requests.len() {
-        if next < requests.len() {
-            next += driver
-                .submit(&requests[next..])
-                .map_err(|e| format!("submit: {e}"))?;
-        }
-        let got = driver
-            .wait(Duration::from_millis(10))
-            .map_err(|e| format!("wait: {e}"))?;
-        if got.is_empty() {
-            quiet += 1;
-            if quiet > QUIET_STEPS {
-                return Err(format!(
-                    "card went quiet after {} of {} completions",
-                    done.len(),
-                    requests.len()
-                ));
-            }
-        } else {
-            quiet = 0;
-        }
-        done.extend(got);
-    }
-    Ok(done)
+    let stall = Duration::from_millis(10) * QUIET_STEPS;
+    driver
+        .run_all(requests, stall)
+        .map_err(|e| format!("after submitting {} requests: {e}", requests.len()))
 }
 
 /// Indexes completions by cookie, failing if a cookie came back twice or

@@ -22,14 +22,6 @@ pub enum PicError {
     /// The driver reported an error.
     #[error("ES PIC driver: {0}")]
     Driver(#[from] DriverError),
-    /// The card stopped completing requests.
-    #[error("the card completed {done} of {total} requests before going quiet")]
-    Stalled {
-        /// Requests completed.
-        done: usize,
-        /// Requests submitted.
-        total: usize,
-    },
 }
 
 /// An ES PIC with its host side: memory, card and driver.
@@ -81,30 +73,9 @@ impl Pic {
             .enumerate()
             .map(|(i, r)| (i as u64, *r))
             .collect();
-        let mut done = BTreeMap::new();
-        let mut next = 0;
-        let mut quiet = 0;
-        while done.len() < requests.len() {
-            if next < tagged.len() {
-                next += self.driver.submit(&tagged[next..])?;
-            }
-            let reaped = self.driver.wait(Duration::from_millis(10))?;
-            if reaped.is_empty() {
-                quiet += 1;
-                if quiet > 500 {
-                    return Err(PicError::Stalled {
-                        done: done.len(),
-                        total: requests.len(),
-                    });
-                }
-            } else {
-                quiet = 0;
-            }
-            for c in reaped {
-                done.insert(c.cookie, c);
-            }
-        }
-        Ok(done.into_values().collect())
+        let done = self.driver.run_all(&tagged, Duration::from_secs(5))?;
+        let by_cookie: BTreeMap<u64, Completed> = done.into_iter().map(|c| (c.cookie, c)).collect();
+        Ok(by_cookie.into_values().collect())
     }
 }
 

@@ -482,6 +482,38 @@ impl Driver {
         Ok(queued)
     }
 
+    /// Submits every request (as many per doorbell as the ring takes,
+    /// reaping in between) and waits until as many completions came back as
+    /// requests were given. Completions are returned in arrival order. Fails
+    /// with [`DriverError::Timeout`] if the card completes nothing for
+    /// `stall`.
+    pub fn run_all(
+        &mut self,
+        requests: &[(u64, Request<'_>)],
+        stall: Duration,
+    ) -> Result<Vec<Completed>, DriverError> {
+        const STEP: Duration = Duration::from_millis(10);
+        let mut done = Vec::with_capacity(requests.len());
+        let mut next = 0;
+        let mut quiet = Duration::ZERO;
+        while done.len() < requests.len() {
+            if next < requests.len() {
+                next += self.submit(&requests[next..])?;
+            }
+            let got = self.wait(STEP)?;
+            if got.is_empty() {
+                quiet += STEP;
+                if quiet > stall {
+                    return Err(DriverError::Timeout("the card stopped completing requests"));
+                }
+            } else {
+                quiet = Duration::ZERO;
+            }
+            done.extend(got);
+        }
+        Ok(done)
+    }
+
     /// Submits a raw descriptor opcode (for diagnostics: lets a caller send
     /// opcodes the safe API does not produce).
     pub fn submit_raw(
