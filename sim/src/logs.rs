@@ -131,3 +131,36 @@ impl<S: Subscriber> Layer<S> for LogFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    #[test]
+    fn events_go_to_messages_and_their_daemon_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Clock::frozen(Duration::from_secs(1_795_000_000)); // 2026-11-18 11:06:40 UTC
+        let host = Arc::new(RwLock::new("r1".to_string()));
+        let files = LogFiles::new(dir.path().to_path_buf(), host, clock);
+        let subscriber = tracing_subscriber::registry().with(files);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "pki", certificate_id = "c1", "local certificate loaded");
+            tracing::info!(target: "mgd", "commit complete");
+        });
+        let pkid = std::fs::read_to_string(dir.path().join("pkid")).unwrap();
+        assert_eq!(
+            pkid,
+            "Nov 18 11:06:40 r1 pkid: local certificate loaded certificate_id=c1\n"
+        );
+        let messages = std::fs::read_to_string(dir.path().join("messages")).unwrap();
+        assert_eq!(messages.lines().count(), 2);
+        assert!(
+            messages.ends_with("r1 mtsim: commit complete\n"),
+            "{messages}"
+        );
+        assert_eq!(daemon_file("ike::sa"), Some("kmd"));
+        assert_eq!(daemon_file("espic::engine"), Some("espic"));
+    }
+}

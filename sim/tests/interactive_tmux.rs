@@ -126,6 +126,12 @@ fn question_mark_tab_and_commands_at_the_prompt() {
     let p = tmux.wait_for("the command output", |p| p.contains("Hardware inventory:"));
     assert!(p.contains("Encryption Services"), "{p}");
 
+    // History: Up recalls the previous command, Enter runs it again.
+    tmux.send(&["Up", "Enter"]);
+    tmux.wait_for("the recalled command's output", |p| {
+        p.matches("Hardware inventory:").count() >= 2
+    });
+
     // A syntax error draws the caret under the bad word.
     tmux.send(&["show chasis", "Enter"]);
     let p = tmux.wait_for("the syntax error", |p| {

@@ -277,6 +277,13 @@ fn set_date_moves_the_clock_and_logs_go_to_files() {
         "log lines are stamped with the simulated clock: {out}"
     );
     assert!(d.path().join("log/messages").exists());
+    // clear log empties the file; a file that does not exist is an error.
+    let o = script(d.path(), "clear log messages\nshow log messages | count\n");
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert!(stdout(&o).ends_with("Count: 0 lines\n"), "{}", stdout(&o));
+    let o = one_shot(d.path(), "clear log nosuchfile");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("error: could not resolve file: nosuchfile"));
 }
 
 #[test]
