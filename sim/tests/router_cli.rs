@@ -97,6 +97,17 @@ fn es_pic_slot_is_configurable() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(out.contains("es-3/2/0"), "{out}");
+    // A client speaking garbage on the socket is dropped; the router goes on.
+    for junk in [
+        &b"not json\n"[..],
+        b"{\"t\":\"line\",\"text\":\"show version\"}\n",
+        &[0xff; 64],
+    ] {
+        let mut raw =
+            std::os::unix::net::UnixStream::connect(d.path().join("run/cli.sock")).unwrap();
+        raw.write_all(junk).unwrap();
+        drop(raw);
+    }
     // Several CLI sessions at once on the running router.
     let sessions: Vec<_> = (0..4)
         .map(|i| {
