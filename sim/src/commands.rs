@@ -59,6 +59,7 @@ pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
         "Full name",
     )?;
     s.container(&["chassis"], "Chassis configuration")?;
+    s.container(&["security"], "Security configuration")?;
     s.leaf(
         &["chassis", "description"],
         ValueType::Text,

@@ -6,6 +6,7 @@
 //! | `config/juniper.conf`, `config/juniper.conf.N` | committed configuration and rollbacks |
 //! | `ikecert/` | the PKI store (the simulated `/var/etc/ikecert`) |
 //! | `log/` | per-daemon log files (`messages`, `pkid`, ...), read by `show log` |
+//! | `home/` | the operator's files (the simulated `/var/home/<user>`): relative file names in commands |
 //! | `run/cli.sock` | the router's CLI socket |
 //! | `run/router.lock` | held by the running router |
 //! | `chassis` | the chassis serial number, made at first start |
@@ -43,7 +44,13 @@ impl DataDir {
 
     /// Creates the directory tree (private to the user: it holds keys).
     pub fn create(&self) -> io::Result<()> {
-        for d in [self.config(), self.ikecert(), self.log(), self.run()] {
+        for d in [
+            self.config(),
+            self.ikecert(),
+            self.log(),
+            self.run(),
+            self.home(),
+        ] {
             fs::create_dir_all(&d)?;
         }
         #[cfg(unix)]
@@ -73,6 +80,11 @@ impl DataDir {
     /// Log files.
     pub fn log(&self) -> PathBuf {
         self.root.join("log")
+    }
+
+    /// The operator's files: relative file names in commands resolve here.
+    pub fn home(&self) -> PathBuf {
+        self.root.join("home")
     }
 
     /// Runtime files (socket, lock).

@@ -6,7 +6,7 @@
 //! - [`traffic`]: inner test packets (ICMP echo over IPv4 and IPv6).
 //! - [`selftest`]: `mtsim pic selftest`, the card's end-to-end self-test.
 //! - [`router`]: the router process (`mtsim router`): [`chassis`], [`commands`],
-//!   [`logs`], the CLI socket ([`protocol`]) in its [`datadir`].
+//!   [`pki_commands`], [`logs`], the CLI socket ([`protocol`]) in its [`datadir`].
 //! - [`client`]: `mtsim cli`, one-shot, script or interactive.
 
 pub mod chassis;
@@ -15,6 +15,7 @@ pub mod commands;
 pub mod datadir;
 pub mod logs;
 pub mod pic;
+pub mod pki_commands;
 pub mod protocol;
 pub mod router;
 pub mod selftest;

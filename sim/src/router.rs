@@ -18,7 +18,9 @@ use simclock::{Clock, JunosTime};
 use crate::chassis::{Chassis, Slot};
 use crate::commands;
 use crate::datadir::DataDir;
+use crate::pki_commands;
 use crate::protocol::{ToClient, ToRouter, recv, send};
+use pki::manager::Pki;
 
 /// Why the router could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,9 @@ pub enum StartError {
     /// The configuration store could not be opened.
     #[error("configuration: {0}")]
     Config(String),
+    /// The certificate store could not be opened.
+    #[error("certificate store: {0}")]
+    Pki(String),
     /// A crate registered a command or statement twice (a bug).
     #[error("command registration: {0}")]
     Registration(String),
@@ -51,6 +56,8 @@ pub struct Shared {
     pub schema: Schema,
     /// Mutable state.
     pub state: Mutex<State>,
+    /// The PKI manager (its own lock: key generation must not block the configuration).
+    pub pki: Mutex<Pki>,
 }
 
 /// The router's mutable state.
@@ -73,6 +80,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Locks the PKI manager.
+    pub fn pki(&self) -> MutexGuard<'_, Pki> {
+        self.pki.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The host name.
     pub fn host_name(&self) -> String {
         self.host
@@ -90,6 +102,7 @@ impl Shared {
         if let Ok(mut h) = self.host.write() {
             *h = name;
         }
+        self.pki().set_profiles(pki_commands::profiles(config));
     }
 }
 
@@ -142,6 +155,7 @@ impl Router {
         let chassis = Chassis::load_or_create(&dir, es_pic)?;
         let mut schema = Schema::new();
         commands::register_schema(&mut schema)
+            .and_then(|()| pki_commands::register_schema(&mut schema))
             .map_err(|e| StartError::Registration(e.to_string()))?;
         let (store, active, warnings) = ConfigStore::open(&dir.config(), &schema)
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -150,7 +164,18 @@ impl Router {
             eprintln!("warning: {w}");
         }
         let mut tree = CommandTree::new();
-        commands::register(&mut tree).map_err(|e| StartError::Registration(e.to_string()))?;
+        commands::register(&mut tree)
+            .and_then(|()| pki_commands::register(&mut tree))
+            .map_err(|e| StartError::Registration(e.to_string()))?;
+        let (mut pki, problems) = Pki::open(dir.ikecert(), &chassis.serial)
+            .map_err(|e| StartError::Pki(e.to_string()))?;
+        for p in &problems {
+            eprintln!("error: certificate store: {p}");
+        }
+        if let Err(e) = pki.ensure_system_generated(clock.now()) {
+            tracing::error!(target: "pki", "system-generated certificate: {e}");
+            eprintln!("error: system-generated certificate: {e}");
+        }
         let booted = clock.now();
         let shared = Arc::new(Shared {
             dir,
@@ -165,6 +190,7 @@ impl Router {
                 last_commit: None,
                 booted,
             }),
+            pki: Mutex::new(pki),
         });
         let active = shared.state().active.clone();
         shared.apply(&active);

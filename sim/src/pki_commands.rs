@@ -1,0 +1,902 @@
+//! The `security pki` statements and the `request/show/clear security pki`
+//! commands (plus the ES PIC era `request security key-pair`), wired to the
+//! PKI manager of `crates/pki`.
+//!
+//! File names the operator gives are used as they are when absolute and
+//! taken relative to the router's home directory (`<data-dir>/home`, the
+//! simulated `/var/home/<user>`) otherwise.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cli::command::{
+    ArgType, CommandError, CommandTree, Display, DuplicateCommand, Handler, Invocation, Mode,
+    Param, Terminal, confirm,
+};
+use cli::config::{Config, ConfigNodeView, Schema, SchemaError, ValueType};
+use pki::altname::AltNames;
+use pki::encoding;
+use pki::info::{CertInfo, CrlInfo, Fingerprints, RequestInfo};
+use pki::key::{HashAlg, KeyAlgorithm, KeySpec};
+use pki::manager::{LocalSelector, PkiError, SYSTEM_GENERATED, certificate_der};
+use pki::profile::{CaProfile, Revocation};
+use pki::render::{self, Level, LocalCert, Reenrollment};
+
+use crate::router::Session;
+
+type Result<T> = std::result::Result<T, CommandError>;
+
+fn handler(
+    f: impl Fn(&mut Session, &Invocation, &mut dyn Terminal) -> Result<()> + Send + Sync + 'static,
+) -> Handler<Session> {
+    Arc::new(f)
+}
+
+fn failed(e: PkiError) -> CommandError {
+    CommandError::failed(e.to_string())
+}
+
+const PKI: &[&str] = &["security", "pki"];
+
+fn path<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut p: Vec<&str> = PKI.to_vec();
+    p.extend_from_slice(rest);
+    p
+}
+
+/// Registers `[edit security pki]`.
+pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
+    s.container(PKI, "PKI service configuration")?;
+    s.list(
+        &path(&["ca-profile"]),
+        ValueType::Word,
+        "Name of certificate authority profile",
+    )?;
+    s.placeholder(&path(&["ca-profile"]), "name")?;
+    s.validator(&path(&["ca-profile"]), Box::new(check_profile))?;
+    let cp = |rest: &[&'static str]| {
+        let mut p = path(&["ca-profile"]);
+        p.extend_from_slice(rest);
+        p
+    };
+    s.leaf(
+        &cp(&["ca-identity"]),
+        ValueType::Word,
+        "Certificate authority identifier",
+    )?;
+    s.mandatory(&cp(&["ca-identity"]))?;
+    s.container(
+        &cp(&["enrollment"]),
+        "Enrollment parameters for certificate authority",
+    )?;
+    s.leaf(
+        &cp(&["enrollment", "url"]),
+        ValueType::Url,
+        "Enrollment URL of certificate authority",
+    )?;
+    s.leaf(
+        &cp(&["enrollment", "retry"]),
+        ValueType::Uint { min: 0, max: 1080 },
+        "Number of enrollment retry attempts before aborting",
+    )?;
+    s.leaf(
+        &cp(&["enrollment", "retry-interval"]),
+        ValueType::Uint { min: 0, max: 3600 },
+        "Interval in seconds between the enrollment retries",
+    )?;
+    s.container(
+        &cp(&["revocation-check"]),
+        "Method for checking certificate revocations",
+    )?;
+    s.flag(
+        &cp(&["revocation-check", "disable"]),
+        "Disable revocation check",
+    )?;
+    s.container(
+        &cp(&["revocation-check", "crl"]),
+        "Certificate revocation list configuration",
+    )?;
+    s.leaf_list(
+        &cp(&["revocation-check", "crl", "url"]),
+        ValueType::Url,
+        "URL of CRL distribution point for certificate authority",
+    )?;
+    s.leaf(
+        &cp(&["revocation-check", "crl", "refresh-interval"]),
+        ValueType::Uint { min: 0, max: 8784 },
+        "CRL refresh interval (hours)",
+    )?;
+    s.container(
+        &cp(&["revocation-check", "crl", "disable"]),
+        "Disable CRL validation",
+    )?;
+    s.flag(
+        &cp(&["revocation-check", "crl", "disable", "on-download-failure"]),
+        "Check revocation status with existing CRL file if present, otherwise skip",
+    )?;
+    s.choice(&cp(&["revocation-check"]), &["disable", "crl"])?;
+    s.container(&cp(&["administrator"]), "Administrator information")?;
+    s.leaf(
+        &cp(&["administrator", "email-address"]),
+        ValueType::Text,
+        "Administrator e-mail to which to send certificate requests",
+    )?;
+    Ok(())
+}
+
+/// Commit-time checks of one `ca-profile` entry.
+fn check_profile(p: &ConfigNodeView<'_>) -> std::result::Result<(), String> {
+    let name = p.key().unwrap_or_default();
+    pki::id::check(name).map_err(|e| format!("ca-profile {name}: {e}"))?;
+    if let Some(url) = p.child("enrollment").and_then(|e| e.value("url"))
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(format!(
+            "ca-profile {name}: enrollment url '{url}' must be an http:// or https:// URL"
+        ));
+    }
+    if let Some(crl) = p.child("revocation-check").and_then(|r| r.child("crl")) {
+        for url in crl.values("url") {
+            if !(url.starts_with("http://")
+                || url.starts_with("https://")
+                || url.starts_with("ldap://"))
+            {
+                return Err(format!(
+                    "ca-profile {name}: crl url '{url}' must be an http://, https:// or ldap:// URL"
+                ));
+            }
+        }
+    }
+    if let Some(mail) = p
+        .child("administrator")
+        .and_then(|a| a.value("email-address"))
+        && !mail.contains('@')
+    {
+        return Err(format!(
+            "ca-profile {name}: administrator email-address '{mail}' is not an e-mail address"
+        ));
+    }
+    Ok(())
+}
+
+/// The CA profiles of a configuration.
+pub fn profiles(config: &Config) -> Vec<CaProfile> {
+    let Some(pki) = config.get(PKI) else {
+        return Vec::new();
+    };
+    pki.entries("ca-profile")
+        .into_iter()
+        .filter_map(|p| {
+            let name = p.key()?;
+            let mut profile = CaProfile::new(name, p.value("ca-identity").unwrap_or(name));
+            if let Some(e) = p.child("enrollment") {
+                profile.enrollment_url = e.value("url").map(str::to_string);
+                if let Some(r) = e.value("retry").and_then(|v| v.parse().ok()) {
+                    profile.retry = r;
+                }
+                if let Some(r) = e.value("retry-interval").and_then(|v| v.parse().ok()) {
+                    profile.retry_interval = r;
+                }
+            }
+            if let Some(rc) = p.child("revocation-check") {
+                if rc.has("disable") {
+                    profile.revocation = Revocation::Disabled;
+                } else if let Some(crl) = rc.child("crl") {
+                    profile.revocation = Revocation::Crl {
+                        urls: crl.values("url").to_vec(),
+                        refresh_hours: crl.value("refresh-interval").and_then(|v| v.parse().ok()),
+                        disable_on_download_failure: crl
+                            .child("disable")
+                            .is_some_and(|d| d.has("on-download-failure")),
+                    };
+                }
+            }
+            profile.admin_email = p
+                .child("administrator")
+                .and_then(|a| a.value("email-address"))
+                .map(str::to_string);
+            Some(profile)
+        })
+        .collect()
+}
+
+/// Registers the PKI commands.
+pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), DuplicateCommand> {
+    use Mode::Operational as Op;
+    let id = || Param::keyword("certificate-id", ArgType::Word, "Certificate identifier");
+    let profile = || Param::keyword("ca-profile", ArgType::Word, "CA profile name");
+    let file = || Param::keyword("filename", ArgType::Text, "File name");
+    let level = || {
+        vec![
+            Param::flag("brief", "Display brief output (default)"),
+            Param::flag("detail", "Display detailed output"),
+        ]
+    };
+    let subject_params = || {
+        vec![
+            Param::keyword(
+                "subject",
+                ArgType::Text,
+                "Distinguished name format: DC=<Domain component>,CN=<Common-Name>,OU=<Organizational-Unit-name>,O=<Organization-name>,SN=<Serial-Number>,L=<Locality>,ST=<state>,C=<Country>",
+            )
+            .required(),
+            Param::keyword("domain-name", ArgType::Word, "Fully qualified domain name"),
+            Param::keyword("email", ArgType::Word, "E-mail address"),
+            Param::keyword("ip-address", ArgType::IpAddr, "IPv4 address"),
+            Param::keyword("ipv6-address", ArgType::IpAddr, "IPv6 address"),
+        ]
+    };
+    t.help(Op, "request security", "Security-related requests");
+    t.help(
+        Op,
+        "request security pki",
+        "Public-key infrastructure requests",
+    );
+    t.help(Op, "show security", "Show security information");
+    t.help(
+        Op,
+        "show security pki",
+        "Show public-key infrastructure information",
+    );
+    t.help(Op, "clear security", "Clear security information");
+    t.help(
+        Op,
+        "clear security pki",
+        "Clear public-key infrastructure information",
+    );
+
+    t.register(
+        Op,
+        "request security pki generate-key-pair",
+        "Generate public/private key pair",
+        vec![
+            id().required(),
+            Param::keyword(
+                "size",
+                ArgType::Uint {
+                    min: 0,
+                    max: u32::MAX as u64,
+                },
+                "Key size in bits (RSA 512..4096, ECDSA 256|384, DSA 1024|2048)",
+            ),
+            Param::keyword(
+                "type",
+                ArgType::Choice(&["rsa", "ecdsa", "dsa"]),
+                "Key type",
+            ),
+        ],
+        handler(generate_key_pair),
+    )?;
+    t.register(
+        Op,
+        "request security key-pair",
+        "Generate public/private key pair (ES PIC)",
+        vec![
+            Param::positional("name", ArgType::Word, "Name of file to store the key pair")
+                .required(),
+            Param::keyword(
+                "size",
+                ArgType::Uint {
+                    min: 0,
+                    max: u32::MAX as u64,
+                },
+                "Key size in bits",
+            ),
+            Param::keyword("type", ArgType::Choice(&["rsa", "dsa"]), "Key type"),
+        ],
+        handler(legacy_key_pair),
+    )?;
+    t.register(
+        Op,
+        "show security pki key-pair",
+        "Show key pairs",
+        vec![id()],
+        handler(show_key_pairs),
+    )?;
+    t.renders_json(Op, "show security pki key-pair");
+    t.register(
+        Op,
+        "clear security pki key-pair",
+        "Clear key pairs",
+        vec![id(), Param::flag("all", "All key pairs")],
+        handler(clear_key_pair),
+    )?;
+
+    let mut csr = vec![id().required()];
+    csr.extend(subject_params());
+    csr.push(file());
+    csr.push(Param::keyword(
+        "digest",
+        ArgType::Choice(&["sha-1", "sha-256", "sha-384"]),
+        "Digest algorithm of the signature",
+    ));
+    csr.push(Param::keyword(
+        "challenge-password",
+        ArgType::Text,
+        "Challenge password put into the request",
+    ));
+    t.register(
+        Op,
+        "request security pki generate-certificate-request",
+        "Generate PKCS-10 certificate request",
+        csr,
+        handler(generate_request),
+    )?;
+    let mut lv = vec![id()];
+    lv.extend(level());
+    t.register(
+        Op,
+        "show security pki certificate-request",
+        "Show PKCS-10 certificate request information",
+        lv,
+        handler(show_requests),
+    )?;
+    t.renders_json(Op, "show security pki certificate-request");
+    t.register(
+        Op,
+        "clear security pki certificate-request",
+        "Clear certificate requests",
+        vec![id(), Param::flag("all", "All certificate requests")],
+        handler(clear_request),
+    )?;
+
+    t.help(
+        Op,
+        "request security pki local-certificate",
+        "Local certificate requests",
+    );
+    let mut ss = vec![id().required()];
+    ss.extend(subject_params());
+    ss.push(Param::flag(
+        "add-ca-constraint",
+        "Add the CA basic constraint (cA TRUE)",
+    ));
+    t.register(
+        Op,
+        "request security pki local-certificate generate-self-signed",
+        "Generate self-signed certificate",
+        ss,
+        handler(generate_self_signed),
+    )?;
+    t.register(
+        Op,
+        "request security pki local-certificate load",
+        "Load local certificate from file",
+        vec![
+            id().required(),
+            file().required(),
+            Param::keyword("key", ArgType::Text, "File holding the private key"),
+        ],
+        handler(load_local),
+    )?;
+    let mut lv = vec![
+        id(),
+        Param::flag("system-generated", "System-generated certificate"),
+    ];
+    lv.extend(level());
+    t.register(
+        Op,
+        "show security pki local-certificate",
+        "Show local certificate information",
+        lv,
+        handler(show_locals),
+    )?;
+    t.renders_json(Op, "show security pki local-certificate");
+    t.register(
+        Op,
+        "clear security pki local-certificate",
+        "Clear local certificates, their requests and key pairs",
+        vec![
+            id(),
+            Param::flag("all", "All local certificates"),
+            Param::flag(
+                "system-generated",
+                "The system-generated certificate (made again)",
+            ),
+        ],
+        handler(clear_local),
+    )?;
+
+    t.help(
+        Op,
+        "request security pki ca-certificate",
+        "CA certificate requests",
+    );
+    t.register(
+        Op,
+        "request security pki ca-certificate load",
+        "Load CA certificate from file",
+        vec![
+            profile().required(),
+            file().required(),
+            Param::flag("force", "Load without asking for confirmation"),
+        ],
+        handler(load_ca),
+    )?;
+    let mut lv = vec![profile()];
+    lv.extend(level());
+    t.register(
+        Op,
+        "show security pki ca-certificate",
+        "Show CA certificate information",
+        lv,
+        handler(show_cas),
+    )?;
+    t.renders_json(Op, "show security pki ca-certificate");
+    t.register(
+        Op,
+        "clear security pki ca-certificate",
+        "Clear CA certificates",
+        vec![
+            profile(),
+            Param::flag("all", "All CA certificates"),
+            Param::flag("force", "Clear without asking for confirmation"),
+        ],
+        handler(clear_ca),
+    )?;
+
+    t.help(
+        Op,
+        "request security pki crl",
+        "Certificate revocation list requests",
+    );
+    t.register(
+        Op,
+        "request security pki crl load",
+        "Load certificate revocation list from file",
+        vec![profile().required(), file().required()],
+        handler(load_crl),
+    )?;
+    let mut lv = vec![profile()];
+    lv.extend(level());
+    t.register(
+        Op,
+        "show security pki crl",
+        "Show certificate revocation list information",
+        lv,
+        handler(show_crls),
+    )?;
+    t.renders_json(Op, "show security pki crl");
+    t.register(
+        Op,
+        "clear security pki crl",
+        "Clear certificate revocation lists",
+        vec![profile(), Param::flag("all", "All CRLs")],
+        handler(clear_crl),
+    )?;
+    Ok(())
+}
+
+fn level_of(inv: &Invocation) -> Level {
+    if inv.flag("detail") {
+        Level::Detail
+    } else {
+        Level::Brief
+    }
+}
+
+fn print_json(t: &mut dyn Terminal, v: &serde_json::Value) {
+    let mut j = serde_json::to_string_pretty(v).unwrap_or_default();
+    j.push('\n');
+    t.print(&j);
+}
+
+/// A file the operator named: absolute, or relative to the router's home.
+fn operator_path(s: &Session, name: &str) -> PathBuf {
+    let p = PathBuf::from(name);
+    if p.is_absolute() {
+        p
+    } else {
+        s.shared.dir.home().join(p)
+    }
+}
+
+fn read_file(s: &Session, name: &str) -> Result<Vec<u8>> {
+    let p = operator_path(s, name);
+    std::fs::read(&p).map_err(|e| CommandError::failed(format!("cannot read {}: {e}", p.display())))
+}
+
+fn spec_of(inv: &Invocation, default: KeySpec) -> Result<KeySpec> {
+    let algorithm = inv
+        .text("type")
+        .and_then(KeyAlgorithm::from_keyword)
+        .unwrap_or(default.algorithm);
+    let bits = match inv.uint("size") {
+        Some(b) => u32::try_from(b).map_err(|_| CommandError::failed("key size is too large"))?,
+        None if algorithm == KeyAlgorithm::Ecdsa => 256,
+        None => default.bits,
+    };
+    KeySpec::new(algorithm, bits).map_err(|e| CommandError::failed(e.to_string()))
+}
+
+fn generate_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let spec = spec_of(inv, KeySpec::DEFAULT)?;
+    let generated = s
+        .shared
+        .pki()
+        .generate_key_pair(&id, spec)
+        .map_err(failed)?;
+    if let Some(why) = generated.warning {
+        t.print(&format!("warning: {spec} is a weak key size: {why}\n"));
+    }
+    t.print(&format!(
+        "Generated key pair {id}, key size {} bits\n",
+        spec.bits
+    ));
+    Ok(())
+}
+
+fn legacy_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let name = inv.text("name").unwrap_or_default().to_string();
+    // The ES PIC defaults: RSA, 1024 bits.
+    let spec = spec_of(
+        inv,
+        KeySpec {
+            algorithm: KeyAlgorithm::Rsa,
+            bits: 1024,
+        },
+    )?;
+    let generated = s
+        .shared
+        .pki()
+        .generate_key_pair(&name, spec)
+        .map_err(failed)?;
+    if let Some(why) = generated.warning {
+        t.print(&format!("warning: {spec} is a weak key size: {why}\n"));
+    }
+    t.print(&format!(
+        "Generated key pair, key size {}, file {name} Algorithm {}\n",
+        spec.bits, spec.algorithm
+    ));
+    Ok(())
+}
+
+fn show_key_pairs(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let pki = s.shared.pki();
+    let only = inv.text("certificate-id");
+    let rows: Vec<(&str, KeySpec, &str)> = pki
+        .key_pairs()
+        .iter()
+        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+        .map(|(id, k)| (id.as_str(), k.key.spec(), k.origin.location()))
+        .collect();
+    if let Some(o) = only
+        && rows.is_empty()
+    {
+        return Err(CommandError::failed(format!(
+            "Keypair doesn't exist for certificate-id {o}"
+        )));
+    }
+    if inv.display == Display::Json {
+        print_json(t, &render::key_pairs_json(&rows));
+    } else {
+        t.print(&render::key_pairs(&rows));
+    }
+    Ok(())
+}
+
+fn clear_key_pair(s: &mut Session, inv: &Invocation, _t: &mut dyn Terminal) -> Result<()> {
+    let mut pki = s.shared.pki();
+    match (inv.text("certificate-id"), inv.flag("all")) {
+        (Some(id), false) => pki.clear_key_pair(id).map_err(failed),
+        (None, true) => {
+            let ids: Vec<String> = pki
+                .key_pairs()
+                .keys()
+                .filter(|id| !pki.local_certificates().contains_key(*id))
+                .cloned()
+                .collect();
+            for id in ids {
+                pki.clear_key_pair(&id).map_err(failed)?;
+            }
+            Ok(())
+        }
+        _ => Err(CommandError::failed("specify certificate-id ID or all")),
+    }
+}
+
+fn alt_names(inv: &Invocation) -> AltNames {
+    AltNames {
+        dns: inv
+            .text("domain-name")
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+        email: inv.text("email").map(str::to_string).into_iter().collect(),
+        ip: [inv.ip("ip-address"), inv.ip("ipv6-address")]
+            .into_iter()
+            .flatten()
+            .collect(),
+        other: Vec::new(),
+    }
+}
+
+fn generate_request(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let hash = match inv.text("digest") {
+        Some("sha-1") => Some(HashAlg::Sha1),
+        Some("sha-256") => Some(HashAlg::Sha256),
+        Some("sha-384") => Some(HashAlg::Sha384),
+        _ => None,
+    };
+    let req = s
+        .shared
+        .pki()
+        .generate_request(
+            &id,
+            &subject,
+            &alt_names(inv),
+            inv.text("challenge-password"),
+            hash,
+        )
+        .map_err(failed)?;
+    let pem = encoding::to_pem("CERTIFICATE REQUEST", &req)
+        .map_err(|e| CommandError::failed(e.to_string()))?;
+    if let Some(f) = inv.text("filename") {
+        let p = operator_path(s, f);
+        std::fs::write(&p, pem.as_bytes())
+            .map_err(|e| CommandError::failed(format!("cannot write {}: {e}", p.display())))?;
+    }
+    let info = RequestInfo::of(&req);
+    t.print(&format!(
+        "Generated certificate request\n{pem}Fingerprint:\n{} (sha1)\n{} (md5)\n",
+        info.fingerprints.sha1, info.fingerprints.md5
+    ));
+    Ok(())
+}
+
+fn show_requests(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let pki = s.shared.pki();
+    let only = inv.text("certificate-id");
+    let infos: Vec<(&str, RequestInfo)> = pki
+        .requests()
+        .iter()
+        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+        .map(|(id, r)| (id.as_str(), RequestInfo::of(r)))
+        .collect();
+    if let Some(o) = only
+        && infos.is_empty()
+    {
+        return Err(CommandError::failed(format!(
+            "certificate request {o} doesn't exist"
+        )));
+    }
+    let rows: Vec<(&str, &RequestInfo)> = infos.iter().map(|(i, r)| (*i, r)).collect();
+    if inv.display == Display::Json {
+        print_json(t, &render::requests_json(&rows, level_of(inv)));
+    } else {
+        t.print(&render::requests(&rows, level_of(inv)));
+    }
+    Ok(())
+}
+
+fn clear_request(s: &mut Session, inv: &Invocation, _t: &mut dyn Terminal) -> Result<()> {
+    let mut pki = s.shared.pki();
+    match (inv.text("certificate-id"), inv.flag("all")) {
+        (Some(id), false) => pki.clear_request(id).map_err(failed),
+        (None, true) => {
+            let ids: Vec<String> = pki.requests().keys().cloned().collect();
+            for id in ids {
+                pki.clear_request(&id).map_err(failed)?;
+            }
+            Ok(())
+        }
+        _ => Err(CommandError::failed("specify certificate-id ID or all")),
+    }
+}
+
+fn generate_self_signed(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let now = s.shared.clock.now();
+    s.shared
+        .pki()
+        .generate_self_signed(
+            &id,
+            &subject,
+            &alt_names(inv),
+            inv.flag("add-ca-constraint"),
+            now,
+        )
+        .map_err(failed)?;
+    t.print("Self-signed certificate generated and loaded successfully\n");
+    Ok(())
+}
+
+fn load_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let cert = read_file(s, inv.text("filename").unwrap_or_default())?;
+    let key = match inv.text("key") {
+        Some(k) => Some(read_file(s, k)?),
+        None => None,
+    };
+    s.shared
+        .pki()
+        .load_local(&id, &cert, key.as_deref())
+        .map_err(failed)?;
+    t.print("Local certificate loaded successfully\n");
+    Ok(())
+}
+
+fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let pki = s.shared.pki();
+    let only = if inv.flag("system-generated") {
+        Some(SYSTEM_GENERATED)
+    } else {
+        inv.text("certificate-id")
+    };
+    let infos: Vec<(&str, CertInfo, &str, Option<&str>)> = pki
+        .local_certificates()
+        .iter()
+        .filter(|(id, _)| only.is_none_or(|o| o == id.as_str()))
+        .map(|(id, c)| {
+            let location = pki
+                .key_pairs()
+                .get(id)
+                .map(|k| k.origin.location())
+                .unwrap_or("Keypair not found");
+            (
+                id.as_str(),
+                CertInfo::of(c),
+                location,
+                pki.issuer_profile(c),
+            )
+        })
+        .collect();
+    if let Some(o) = only
+        && infos.is_empty()
+    {
+        return Err(CommandError::failed(format!(
+            "certificate-id {o} not found in local database"
+        )));
+    }
+    let reenrollment = Reenrollment {
+        enabled: false,
+        next_trigger: None,
+        last_result: None,
+    };
+    let rows: Vec<LocalCert<'_>> = infos
+        .iter()
+        .map(|(id, info, location, profile)| LocalCert {
+            id,
+            info,
+            key_location: location,
+            ca_profile: profile.filter(|p| Some(*p) != Some(*id)),
+            reenrollment: &reenrollment,
+        })
+        .collect();
+    if inv.display == Display::Json {
+        print_json(t, &render::local_certificates_json(&rows, level_of(inv)));
+    } else {
+        t.print(&render::local_certificates(&rows, level_of(inv)));
+    }
+    Ok(())
+}
+
+fn clear_local(s: &mut Session, inv: &Invocation, _t: &mut dyn Terminal) -> Result<()> {
+    let which = match (
+        inv.text("certificate-id"),
+        inv.flag("all"),
+        inv.flag("system-generated"),
+    ) {
+        (Some("all"), false, false) | (None, true, false) => LocalSelector::All,
+        (Some(id), false, false) => LocalSelector::Id(id.to_string()),
+        (None, false, true) => LocalSelector::SystemGenerated,
+        _ => {
+            return Err(CommandError::failed(
+                "specify one of certificate-id ID, all or system-generated",
+            ));
+        }
+    };
+    let now = s.shared.clock.now();
+    s.shared.pki().clear_local(&which, now).map_err(failed)?;
+    Ok(())
+}
+
+fn load_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let bytes = read_file(s, inv.text("filename").unwrap_or_default())?;
+    let cert = s.shared.pki().read_ca(&profile, &bytes).map_err(failed)?;
+    let f = Fingerprints::of(&certificate_der(&cert));
+    t.print(&render::fingerprint_block(&f));
+    if !inv.flag("force") && !confirm(t, "Do you want to load this CA certificate ?", false) {
+        return Err(CommandError::Reported("CA certificate not loaded\n".into()));
+    }
+    s.shared.pki().store_ca(&profile, &cert).map_err(failed)?;
+    t.print(&format!(
+        "CA certificate for profile {profile} loaded successfully\n"
+    ));
+    Ok(())
+}
+
+fn show_cas(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let pki = s.shared.pki();
+    let only = inv.text("ca-profile");
+    let infos: Vec<(&str, CertInfo)> = pki
+        .ca_certificates()
+        .iter()
+        .filter(|(p, _)| only.is_none_or(|o| o == p.as_str()))
+        .map(|(p, c)| (p.as_str(), CertInfo::of(c)))
+        .collect();
+    if let Some(o) = only
+        && infos.is_empty()
+    {
+        return Err(CommandError::failed(format!(
+            "CA certificate for profile {o} doesn't exist"
+        )));
+    }
+    let rows: Vec<(&str, &CertInfo)> = infos.iter().map(|(p, c)| (*p, c)).collect();
+    if inv.display == Display::Json {
+        print_json(t, &render::ca_certificates_json(&rows, level_of(inv)));
+    } else {
+        t.print(&render::ca_certificates(&rows, level_of(inv)));
+    }
+    Ok(())
+}
+
+fn clear_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let which = match (inv.text("ca-profile"), inv.flag("all")) {
+        (Some("all"), false) | (None, true) => None,
+        (Some(p), false) => Some(p.to_string()),
+        _ => return Err(CommandError::failed("specify ca-profile P or all")),
+    };
+    if let Some(p) = &which
+        && !s.shared.pki().ca_certificates().contains_key(p)
+    {
+        return Err(failed(PkiError::NoCa(p.clone())));
+    }
+    let question = match &which {
+        Some(p) => format!("Do you want to clear the CA certificate of profile {p} ?"),
+        None => "Do you want to clear all CA certificates ?".to_string(),
+    };
+    if !inv.flag("force") && !confirm(t, &question, false) {
+        return Ok(());
+    }
+    s.shared.pki().clear_ca(which.as_deref()).map_err(failed)?;
+    Ok(())
+}
+
+fn load_crl(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let bytes = read_file(s, inv.text("filename").unwrap_or_default())?;
+    s.shared.pki().load_crl(&profile, &bytes).map_err(failed)?;
+    t.print(&format!(
+        "CRL for CA profile {profile} loaded successfully\n"
+    ));
+    Ok(())
+}
+
+fn show_crls(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let pki = s.shared.pki();
+    let only = inv.text("ca-profile");
+    let infos: Vec<(&str, CrlInfo)> = pki
+        .crls()
+        .iter()
+        .filter(|(p, _)| only.is_none_or(|o| o == p.as_str()))
+        .map(|(p, c)| (p.as_str(), CrlInfo::of(c)))
+        .collect();
+    if let Some(o) = only
+        && infos.is_empty()
+    {
+        return Err(failed(PkiError::NoCrl(o.to_string())));
+    }
+    let rows: Vec<(&str, &CrlInfo)> = infos.iter().map(|(p, c)| (*p, c)).collect();
+    if inv.display == Display::Json {
+        print_json(t, &render::crls_json(&rows, level_of(inv)));
+    } else {
+        t.print(&render::crls(&rows, level_of(inv)));
+    }
+    Ok(())
+}
+
+fn clear_crl(s: &mut Session, inv: &Invocation, _t: &mut dyn Terminal) -> Result<()> {
+    let which = match (inv.text("ca-profile"), inv.flag("all")) {
+        (Some("all"), false) | (None, true) => None,
+        (Some(p), false) => Some(p),
+        _ => return Err(CommandError::failed("specify ca-profile P or all")),
+    };
+    s.shared.pki().clear_crl(which).map_err(failed)?;
+    Ok(())
+}
