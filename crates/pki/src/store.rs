@@ -347,23 +347,11 @@ impl Store {
         if !dir.is_dir() {
             create_dir(&dir, false)?;
         }
-        match fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&tmp, e)),
-        }
-        if let Err(e) = write_synced(&tmp, bytes) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(&tmp, e));
-        }
+        write_temporary(&tmp, bytes)?;
         if self.inject() {
             return Err(StoreError::Injected(target.to_path_buf()));
         }
-        if let Err(e) = fs::rename(&tmp, target) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(target, e));
-        }
-        sync_dir(&dir)
+        rename_into_place(&tmp, target, &dir)
     }
 
     /// Counts down the fault hook; true if this write must fail.
@@ -378,6 +366,38 @@ impl Store {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Writes `bytes` to `target` (mode 0600) atomically: a synced temporary
+/// file `.<name>.tmp` beside it, a rename, a directory sync. For files
+/// outside a [`Store`] (the embedded CA's directory); the directory must exist.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let (dir, tmp) = temporary_for(target)?;
+    write_temporary(&tmp, bytes)?;
+    rename_into_place(&tmp, target, &dir)
+}
+
+/// Writes the temporary file, removing it again if that fails.
+fn write_temporary(tmp: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    match fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err(tmp, e)),
+    }
+    if let Err(e) = write_synced(tmp, bytes) {
+        let _ = fs::remove_file(tmp);
+        return Err(io_err(tmp, e));
+    }
+    Ok(())
+}
+
+/// Renames the temporary file over `target` and syncs the directory.
+fn rename_into_place(tmp: &Path, target: &Path, dir: &Path) -> Result<(), StoreError> {
+    if let Err(e) = fs::rename(tmp, target) {
+        let _ = fs::remove_file(tmp);
+        return Err(io_err(target, e));
+    }
+    sync_dir(dir)
 }
 
 /// Checks `id` against the Junos identifier rule.

@@ -1,0 +1,468 @@
+//! The CA's decisions, independent of any protocol: check a PKCS#10
+//! request, issue (or hold it for the operator), revoke, make CRLs.
+//! Time is passed in (the simulator's clock); nothing here reads the host
+//! clock or touches the network.
+//!
+//! Issuing policy: the subject and subjectAltName come from the request;
+//! the serial is 16 random bytes, unique among the CA's certificates; key
+//! usage is digitalSignature (+ keyEncipherment for RSA), extended key
+//! usage serverAuth, clientAuth and ipsecIKE (RFC 4945); the CRL
+//! distribution point is the CA's CRL URL; the lifetime is the configured
+//! one, never past the issuing CA's own notAfter.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use der::asn1::{BitString, GeneralizedTime, Uint};
+use der::{Decode, Encode};
+use pki::encoding;
+use pki::info::{RequestInfo, serial_hex};
+use pki::issue::{self, CertProfile};
+use pki::key::{HashAlg, KeyAlgorithm};
+use x509_cert::Certificate;
+use x509_cert::Version;
+use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
+use x509_cert::ext::ToExtension;
+use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlNumber, CrlReason, SubjectKeyIdentifier};
+use x509_cert::request::CertReq;
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::time::Time;
+
+use crate::CaError;
+use crate::hierarchy::{Hierarchy, Names};
+use crate::state::{Pending, PendingState, Reason, Record, State, StateFile, Status};
+
+/// id-kp-ipsecIKE (RFC 4945).
+pub const ID_KP_IPSEC_IKE: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.17");
+
+/// How the CA behaves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of issued certificates.
+    pub cert_lifetime: Duration,
+    /// Lifetime of CRLs (thisUpdate to nextUpdate); a new one is made when
+    /// half of it has passed or after a revocation.
+    pub crl_lifetime: Duration,
+    /// The URL written into certificates as their CRL distribution point.
+    pub crl_url: Option<String>,
+    /// Hold every request for `mtsim ca approve|reject`.
+    pub manual_approval: bool,
+    /// Make and use a separate SCEP RA certificate.
+    pub ra: bool,
+    /// Subject names of the hierarchy.
+    pub names: Names,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            cert_lifetime: Duration::from_secs(365 * 86400),
+            crl_lifetime: Duration::from_secs(86400),
+            crl_url: None,
+            manual_approval: false,
+            ra: false,
+            names: Names::default(),
+        }
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Issued.
+    Issued(Box<Certificate>),
+    /// Held for the operator, under this id.
+    Pending(u64),
+    /// Refused, with the reason.
+    Rejected(String),
+}
+
+/// The certificate authority in its directory.
+#[derive(Debug)]
+pub struct Authority {
+    dir: PathBuf,
+    hierarchy: Hierarchy,
+    settings: Settings,
+    state: StateFile,
+}
+
+fn secs(d: Duration) -> u64 {
+    d.as_secs()
+}
+
+fn time(d: Duration) -> Result<Time, CaError> {
+    GeneralizedTime::from_unix_duration(Duration::from_secs(d.as_secs()))
+        .map(Time::GeneralTime)
+        .map_err(|e| CaError::Internal(e.to_string()))
+}
+
+impl Authority {
+    /// Opens the CA in `dir`, making the directory and the hierarchy on
+    /// first start.
+    pub fn open(dir: &Path, settings: Settings, now: Duration) -> Result<Self, CaError> {
+        std::fs::create_dir_all(dir.join("issued")).map_err(|e| CaError::io(dir, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| CaError::io(dir, e))?;
+        }
+        let hierarchy = Hierarchy::load_or_create(dir, &settings.names, settings.ra, now)?;
+        Ok(Authority {
+            dir: dir.to_path_buf(),
+            state: StateFile::new(dir),
+            hierarchy,
+            settings,
+        })
+    }
+
+    /// The CA's certificates and keys.
+    pub fn hierarchy(&self) -> &Hierarchy {
+        &self.hierarchy
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The current state (issued certificates, pending requests).
+    pub fn state(&self) -> Result<State, CaError> {
+        self.state.read()
+    }
+
+    /// Checks a request: its self-signature, a subject or SAN to certify.
+    pub fn check_request(req: &CertReq) -> Result<(), CaError> {
+        pki::verify::request(req)
+            .map_err(|e| CaError::BadRequest(format!("request signature: {e}")))?;
+        let info = RequestInfo::of(req);
+        if req.info.subject.is_empty() && info.alt.as_ref().is_none_or(|a| a.is_empty()) {
+            return Err(CaError::BadRequest(
+                "the request has neither a subject nor a subjectAltName".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Handles a new request under `transaction`: issues it, or holds it
+    /// for the operator. A transaction already seen is answered with its
+    /// current outcome (a retransmission never issues twice).
+    pub fn request(
+        &self,
+        req: &CertReq,
+        transaction: &str,
+        now: Duration,
+    ) -> Result<Decision, CaError> {
+        Self::check_request(req)?;
+        let der = req.to_der().map_err(|e| CaError::Internal(e.to_string()))?;
+        if !self.settings.manual_approval {
+            let cert = self.issue(req, now)?;
+            return Ok(Decision::Issued(Box::new(cert)));
+        }
+        let subject = pki::name::subject_string(&req.info.subject);
+        let id = self.state.update(|st| {
+            if let Some(p) = st.pending.values().find(|p| p.transaction == transaction) {
+                return Ok(p.id);
+            }
+            st.next_pending += 1;
+            let id = st.next_pending;
+            st.pending.insert(
+                id,
+                Pending {
+                    id,
+                    transaction: transaction.to_string(),
+                    subject,
+                    request: hex::encode(&der),
+                    received: secs(now),
+                    state: PendingState::Waiting,
+                },
+            );
+            Ok(id)
+        })?;
+        tracing::info!(target: "ca", "request {id} (transaction {transaction}) held for approval");
+        self.poll(transaction, now)
+    }
+
+    /// The outcome of a held request (SCEP CertPoll, CMP pollReq).
+    pub fn poll(&self, transaction: &str, now: Duration) -> Result<Decision, CaError> {
+        let st = self.state.read()?;
+        let p = st
+            .pending
+            .values()
+            .find(|p| p.transaction == transaction)
+            .cloned()
+            .ok_or_else(|| {
+                CaError::NotFound(format!("no request with transaction {transaction}"))
+            })?;
+        match &p.state {
+            PendingState::Waiting => Ok(Decision::Pending(p.id)),
+            PendingState::Rejected => Ok(Decision::Rejected("rejected by the CA operator".into())),
+            PendingState::Issued { serial } => self
+                .certificate(serial)
+                .map(|c| Decision::Issued(Box::new(c))),
+            PendingState::Approved => {
+                let der = hex::decode(&p.request).map_err(|e| CaError::Corrupt(e.to_string()))?;
+                let req = CertReq::from_der(&der).map_err(|e| CaError::Corrupt(e.to_string()))?;
+                let cert = self.issue(&req, now)?;
+                let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
+                self.state.update(|st| {
+                    if let Some(p) = st.pending.get_mut(&p.id) {
+                        p.state = PendingState::Issued { serial };
+                    }
+                    Ok(())
+                })?;
+                Ok(Decision::Issued(Box::new(cert)))
+            }
+        }
+    }
+
+    /// `mtsim ca approve ID`.
+    pub fn approve(&self, id: u64) -> Result<(), CaError> {
+        self.decide(id, PendingState::Approved)
+    }
+
+    /// `mtsim ca reject ID`.
+    pub fn reject(&self, id: u64) -> Result<(), CaError> {
+        self.decide(id, PendingState::Rejected)
+    }
+
+    fn decide(&self, id: u64, to: PendingState) -> Result<(), CaError> {
+        self.state.update(|st| {
+            let p = st
+                .pending
+                .get_mut(&id)
+                .ok_or_else(|| CaError::NotFound(format!("no pending request {id}")))?;
+            if p.state != PendingState::Waiting {
+                return Err(CaError::BadRequest(format!(
+                    "request {id} is no longer waiting ({:?})",
+                    p.state
+                )));
+            }
+            p.state = to;
+            Ok(())
+        })
+    }
+
+    /// An issued certificate by serial (lowercase hex).
+    pub fn certificate(&self, serial: &str) -> Result<Certificate, CaError> {
+        let path = self.dir.join("issued").join(format!("{serial}.pem"));
+        let bytes = std::fs::read(&path).map_err(|e| CaError::io(&path, e))?;
+        encoding::certificate(&bytes)
+            .map_err(|e| CaError::Corrupt(format!("{}: {e}", path.display())))
+    }
+
+    /// Issues a certificate for `req` now (no approval step).
+    pub fn issue(&self, req: &CertReq, now: Duration) -> Result<Certificate, CaError> {
+        Self::check_request(req)?;
+        let issuing = &self.hierarchy.issuing;
+        let info = RequestInfo::of(req);
+        let key_algorithm = match pki::info::KeyDescription::of(&req.info.public_key)
+            .algorithm
+            .as_str()
+        {
+            "rsaEncryption" => KeyAlgorithm::Rsa,
+            "ecdsaEncryption" => KeyAlgorithm::Ecdsa,
+            "dsaEncryption" => KeyAlgorithm::Dsa,
+            other => return Err(CaError::BadRequest(format!("unsupported key {other}"))),
+        };
+        let mut profile = CertProfile::end_entity(
+            req.info.subject.clone(),
+            info.alt.unwrap_or_default(),
+            key_algorithm,
+        );
+        profile.alt.other.clear();
+        profile.issuer = Some(issuing.cert.tbs_certificate().subject().clone());
+        profile.extended_key_usage = vec![
+            const_oid::db::rfc5912::ID_KP_SERVER_AUTH,
+            const_oid::db::rfc5912::ID_KP_CLIENT_AUTH,
+            ID_KP_IPSEC_IKE,
+        ];
+        profile.crl_urls = self.settings.crl_url.iter().cloned().collect();
+        let ca_end = issuing
+            .cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration();
+        let not_after = (now + self.settings.cert_lifetime).min(ca_end);
+        let validity = issue::validity(now, not_after)?;
+        let cert = self.state.update(|st| {
+            let mut serial = issue::random_serial();
+            while st.issued.contains_key(&serial_hex(serial.as_bytes())) {
+                serial = issue::random_serial();
+            }
+            let cert = issue::issue(
+                profile,
+                serial,
+                validity,
+                req.info.public_key.clone(),
+                &issuing.key,
+                HashAlg::Sha256,
+            )?;
+            let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
+            let der = cert
+                .to_der()
+                .map_err(|e| CaError::Internal(e.to_string()))?;
+            // The certificate file first, then the record that points at it.
+            pki::store::write_atomic(
+                &self.dir.join("issued").join(format!("{serial}.pem")),
+                encoding::pem("CERTIFICATE", &der).as_bytes(),
+            )?;
+            st.issued.insert(
+                serial.clone(),
+                Record {
+                    serial,
+                    subject: pki::name::subject_string(cert.tbs_certificate().subject()),
+                    not_before: secs(now),
+                    not_after: secs(not_after),
+                    status: Status::Valid,
+                },
+            );
+            Ok(cert)
+        })?;
+        tracing::info!(
+            target: "ca",
+            "issued {} to {}",
+            serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
+            pki::name::subject_string(cert.tbs_certificate().subject())
+        );
+        Ok(cert)
+    }
+
+    /// `mtsim ca revoke SERIAL [--reason R]`: marks the certificate revoked
+    /// and makes the CRL stale (the next [`Authority::crl`] makes a new one).
+    pub fn revoke(&self, serial: &str, reason: Reason, now: Duration) -> Result<(), CaError> {
+        let serial = serial.trim_start_matches("0x").to_ascii_lowercase();
+        let serial = serial_hex(
+            &hex::decode(if serial.len() % 2 == 1 {
+                format!("0{serial}")
+            } else {
+                serial.clone()
+            })
+            .map_err(|_| CaError::BadRequest(format!("'{serial}' is not a hex serial number")))?,
+        );
+        self.state.update(|st| {
+            let r = st
+                .issued
+                .get_mut(&serial)
+                .ok_or_else(|| CaError::NotFound(format!("no certificate with serial {serial}")))?;
+            if let Status::Revoked { .. } = r.status {
+                return Err(CaError::BadRequest(format!(
+                    "certificate {serial} is already revoked"
+                )));
+            }
+            r.status = Status::Revoked {
+                at: secs(now),
+                reason,
+            };
+            st.crl_stale = true;
+            Ok(())
+        })?;
+        tracing::info!(target: "ca", "revoked {serial} ({})", reason.keyword());
+        Ok(())
+    }
+
+    /// The current CRL as DER, made again after a revocation, when half of
+    /// its lifetime has passed, or when there is none.
+    pub fn crl(&self, now: Duration) -> Result<Vec<u8>, CaError> {
+        let path = self.dir.join("crl.der");
+        self.state.update(|st| {
+            if !st.crl_stale
+                && let Ok(der) = std::fs::read(&path)
+                && let Ok(crl) = CertificateList::<x509_cert::certificate::Rfc5280>::from_der(&der)
+            {
+                let this = crl.tbs_cert_list.this_update.to_unix_duration();
+                if now >= this && now < this + self.settings.crl_lifetime / 2 {
+                    return Ok(der);
+                }
+            }
+            let der = self.make_crl(st, now)?;
+            pki::store::write_atomic(&path, &der)?;
+            st.crl_number += 1;
+            st.crl_stale = false;
+            Ok(der)
+        })
+    }
+
+    fn make_crl(&self, st: &State, now: Duration) -> Result<Vec<u8>, CaError> {
+        let issuing = &self.hierarchy.issuing;
+        let number = CrlNumber(
+            Uint::new(&(st.crl_number + 1).to_be_bytes())
+                .map_err(|e| CaError::Internal(e.to_string()))?,
+        );
+        let issuer_name = issuing.cert.tbs_certificate().subject().clone();
+        let mut revoked: Vec<RevokedCert> = Vec::new();
+        for r in st.issued.values() {
+            if let Status::Revoked { at, reason } = r.status {
+                let bytes = hex::decode(&r.serial).map_err(|e| CaError::Corrupt(e.to_string()))?;
+                let code = match reason {
+                    Reason::Unspecified => CrlReason::Unspecified,
+                    Reason::KeyCompromise => CrlReason::KeyCompromise,
+                    Reason::CaCompromise => CrlReason::CaCompromise,
+                    Reason::AffiliationChanged => CrlReason::AffiliationChanged,
+                    Reason::Superseded => CrlReason::Superseded,
+                    Reason::CessationOfOperation => CrlReason::CessationOfOperation,
+                    Reason::CertificateHold => CrlReason::CertificateHold,
+                };
+                let ext = (&code)
+                    .to_extension(&issuer_name, &[])
+                    .map_err(|e| CaError::Internal(e.to_string()))?;
+                revoked.push(RevokedCert {
+                    serial_number: SerialNumber::new(&bytes)
+                        .map_err(|e| CaError::Corrupt(e.to_string()))?,
+                    revocation_date: time(Duration::from_secs(at))?,
+                    crl_entry_extensions: Some(vec![ext]),
+                });
+            }
+        }
+        // Built by hand rather than with x509-cert's CrlBuilder: its
+        // authorityKeyIdentifier is copied from the issuer certificate's own
+        // AKI, which for an intermediate names the root's key, and OpenSSL
+        // then cannot match the CRL to its issuer. Ours is the issuing
+        // CA's subjectKeyIdentifier, as RFC 5280 5.2.1 wants.
+        let ski = issuing
+            .cert
+            .tbs_certificate()
+            .get_extension::<SubjectKeyIdentifier>()
+            .map_err(|e| CaError::Internal(e.to_string()))?
+            .map(|(_, ski)| ski)
+            .ok_or_else(|| CaError::Corrupt("the issuing CA has no subjectKeyIdentifier".into()))?;
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(ski.0),
+            authority_cert_issuer: None,
+            authority_cert_serial_number: None,
+        };
+        let internal = |e: der::Error| CaError::Internal(e.to_string());
+        let extensions = vec![
+            (&aki).to_extension(&issuer_name, &[]).map_err(internal)?,
+            (&number)
+                .to_extension(&issuer_name, &[])
+                .map_err(internal)?,
+        ];
+        let algorithm = issuing
+            .key
+            .signature_algorithm(HashAlg::Sha256)
+            .map_err(|e| CaError::Internal(e.to_string()))?;
+        let tbs = TbsCertList {
+            version: Version::V2,
+            signature: algorithm.clone(),
+            issuer: issuer_name,
+            this_update: time(now)?,
+            next_update: Some(time(now + self.settings.crl_lifetime)?),
+            revoked_certificates: (!revoked.is_empty()).then_some(revoked),
+            crl_extensions: Some(extensions),
+        };
+        let tbs_der = tbs.to_der().map_err(internal)?;
+        let signature = issuing
+            .key
+            .sign(HashAlg::Sha256, &tbs_der)
+            .map_err(|e| CaError::Internal(e.to_string()))?;
+        let crl = CertificateList {
+            tbs_cert_list: tbs,
+            signature_algorithm: algorithm,
+            signature: BitString::from_bytes(&signature).map_err(internal)?,
+        };
+        crl.to_der().map_err(|e| CaError::Internal(e.to_string()))
+    }
+}
