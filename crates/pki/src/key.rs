@@ -340,10 +340,13 @@ impl KeyPair {
                 ))),
             };
         }
+        // DER: PKCS#8, else the traditional PKCS#1 (RSA) and SEC1 (EC)
+        // forms that `openssl pkey -outform DER` writes.
         Self::from_pkcs8_der(bytes).or_else(|e| {
             use rsa::pkcs1::DecodeRsaPrivateKey;
             rsa::PrivateKey::from_pkcs1_der(bytes)
                 .map(|k| KeyPair::Rsa(Box::new(k)))
+                .or_else(|_| Self::from_sec1_der(bytes))
                 .map_err(|_| e)
         })
     }

@@ -259,9 +259,9 @@ pub fn crls(crls: &[(&str, &CrlInfo)], level: Level) -> String {
                     if crl.revoked.is_empty() {
                         out.line(4, "(none)");
                     } else {
-                        out.line(4, &format!("{:<34}{}", "Serial number", "Revocation date"));
+                        out.line(4, &format!("{:<33} {}", "Serial number", "Revocation date"));
                         for r in &crl.revoked {
-                            out.line(4, &format!("{:<34}{}", r.serial, junos_date(&r.date)));
+                            out.line(4, &format!("{:<33} {}", r.serial, junos_date(&r.date)));
                         }
                     }
                 }
