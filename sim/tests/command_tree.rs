@@ -53,7 +53,24 @@ fn completion_on_the_real_tree() {
     let mut s = r.session("root");
     assert_eq!(
         words(&r, &s, "show "),
-        ["chassis", "interfaces", "log", "system", "version"]
+        [
+            "chassis",
+            "interfaces",
+            "log",
+            "security",
+            "system",
+            "version"
+        ]
+    );
+    assert_eq!(
+        words(&r, &s, "show security pki "),
+        [
+            "ca-certificate",
+            "certificate-request",
+            "crl",
+            "key-pair",
+            "local-certificate"
+        ]
     );
     assert_eq!(words(&r, &s, "show chassis "), ["hardware"]);
     assert_eq!(words(&r, &s, "show log "), ["<filename>"]);
