@@ -47,10 +47,53 @@ enum Command {
         #[arg(long, default_value = "root")]
         user: String,
     },
+    /// The embedded CA's administration, against its directory.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
     /// The ES PIC (encryption card).
     Pic {
         #[command(subcommand)]
         command: PicCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CaCommand {
+    /// Issued certificates and pending requests.
+    List {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Approve a pending request (issued at the client's next poll).
+    Approve {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The request's id (`mtsim ca list`).
+        id: u64,
+    },
+    /// Reject a pending request.
+    Reject {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The request's id (`mtsim ca list`).
+        id: u64,
+    },
+    /// Revoke an issued certificate (the next CRL lists it).
+    Revoke {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The certificate's serial number, hex.
+        serial: String,
+        /// unspecified, keyCompromise, cACompromise, affiliationChanged,
+        /// superseded, cessationOfOperation or certificateHold.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
     },
 }
 
@@ -69,6 +112,42 @@ enum PicCommand {
     },
 }
 
+fn ca_admin(command: CaCommand) -> ExitCode {
+    use ca::authority::Authority;
+    let now = Clock::system().now();
+    let result = match command {
+        CaCommand::List { dir } => Authority::open_existing(&dir, now)
+            .and_then(|a| a.listing())
+            .map(|text| print!("{text}")),
+        CaCommand::Approve { dir, id } => Authority::open_existing(&dir, now)
+            .and_then(|a| a.approve(id))
+            .map(|()| println!("request {id} approved")),
+        CaCommand::Reject { dir, id } => Authority::open_existing(&dir, now)
+            .and_then(|a| a.reject(id))
+            .map(|()| println!("request {id} rejected")),
+        CaCommand::Revoke {
+            dir,
+            serial,
+            reason,
+        } => match ca::state::Reason::parse(&reason) {
+            None => {
+                eprintln!("error: unknown revocation reason '{reason}'");
+                return ExitCode::from(2);
+            }
+            Some(r) => Authority::open_existing(&dir, now)
+                .and_then(|a| a.revoke(&serial, r, now))
+                .map(|()| println!("certificate {serial} revoked ({reason})")),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn stderr_filter() -> EnvFilter {
     EnvFilter::try_from_env("MTSIM_LOG").unwrap_or_else(|_| EnvFilter::new("warn"))
 }
@@ -77,6 +156,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Router { data_dir, es_pic } => router(data_dir, es_pic),
+        Command::Ca { command } => ca_admin(command),
         Command::Cli {
             data_dir,
             command,

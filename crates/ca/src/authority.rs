@@ -117,6 +117,47 @@ impl Authority {
         })
     }
 
+    /// Opens a CA that already exists in `dir` (for `mtsim ca list`,
+    /// `approve`, `reject`, `revoke`); a directory without one is an error,
+    /// never a new CA.
+    pub fn open_existing(dir: &Path, now: Duration) -> Result<Self, CaError> {
+        if !dir.join("root.cert").exists() {
+            return Err(CaError::NotFound(format!("no CA in {}", dir.display())));
+        }
+        Self::open(dir, Settings::default(), now)
+    }
+
+    /// `mtsim ca list`: issued certificates, then pending requests.
+    pub fn listing(&self) -> Result<String, CaError> {
+        let st = self.state.read()?;
+        let mut out = String::from("Issued certificates:\n");
+        out.push_str(&format!(
+            "  {:<34} {:<10} {:<12} {}\n",
+            "Serial", "Status", "Not after", "Subject"
+        ));
+        for r in st.issued.values() {
+            let status = match &r.status {
+                Status::Valid => "valid".to_string(),
+                Status::Revoked { reason, .. } => format!("revoked ({})", reason.keyword()),
+            };
+            out.push_str(&format!(
+                "  {:<34} {:<10} {:<12} {}\n",
+                r.serial, status, r.not_after, r.subject
+            ));
+        }
+        out.push_str("Pending requests:\n");
+        for p in st.pending.values() {
+            let state = match &p.state {
+                PendingState::Waiting => "waiting".to_string(),
+                PendingState::Approved => "approved".to_string(),
+                PendingState::Issued { serial } => format!("issued {serial}"),
+                PendingState::Rejected => "rejected".to_string(),
+            };
+            out.push_str(&format!("  {:<6} {:<20} {}\n", p.id, state, p.subject));
+        }
+        Ok(out)
+    }
+
     /// The CA's certificates and keys.
     pub fn hierarchy(&self) -> &Hierarchy {
         &self.hierarchy
