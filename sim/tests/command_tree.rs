@@ -3,40 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::time::Duration;
-
-use cli::command::{CommandError, Terminal};
-use mtsim::chassis::Slot;
-use mtsim::datadir::DataDir;
+use cli::command::CommandError;
 use mtsim::router::{Router, Session};
-use simclock::Clock;
 
-#[derive(Default)]
-struct Term {
-    out: String,
-    answers: Vec<String>,
-}
+mod support;
 
-impl Terminal for Term {
-    fn print(&mut self, t: &str) {
-        self.out.push_str(t);
-    }
-    fn ask(&mut self, q: &str) -> Option<String> {
-        self.out.push_str(q);
-        (!self.answers.is_empty()).then(|| self.answers.remove(0))
-    }
-}
-
-fn router(dir: &std::path::Path) -> Router {
-    let clock = Clock::frozen(Duration::from_secs(1_795_000_000));
-    Router::start(DataDir::new(dir), clock, Slot { fpc: 1, pic: 0 }).unwrap()
-}
-
-fn run(r: &Router, s: &mut Session, line: &str) -> (Result<(), CommandError>, String) {
-    let mut t = Term::default();
-    let res = r.run_line(s, line, &mut t);
-    (res, t.out)
-}
+use support::{router, run};
 
 fn words(r: &Router, s: &Session, line: &str) -> Vec<String> {
     r.complete(s, line)

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod support;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -57,18 +59,7 @@ impl Drop for Tmux {
 }
 
 fn tmux_available() -> bool {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "tmux is not installed: apt-get install tmux (.ci/run does)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}");
-        }
-        eprintln!("skipping: {msg}");
-    }
-    ok
+    support::peer_available("tmux", &["-V"], "tmux")
 }
 
 #[test]

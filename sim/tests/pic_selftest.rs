@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod support;
+
 use std::process::Command;
 
 fn mtsim() -> Command {
@@ -62,18 +64,7 @@ fn bad_arguments_are_refused_with_a_message() {
 }
 
 fn tshark_available() -> bool {
-    let ok = Command::new("tshark")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "tshark is not installed: apt-get install tshark (.ci/run does)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}");
-        }
-        eprintln!("skipping: {msg}");
-    }
-    ok
+    support::peer_available("tshark", &["--version"], "tshark")
 }
 
 #[test]

@@ -9,105 +9,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use cli::command::{CommandError, Terminal};
-use mtsim::chassis::Slot;
-use mtsim::datadir::DataDir;
 use mtsim::router::{Router, Session};
-use simclock::Clock;
 
-// ------------------------------------------------ the router, as in pki_cli.rs
+mod support;
 
-#[derive(Default)]
-struct Term {
-    out: String,
-    answers: Vec<String>,
-}
+use support::{NOW_SECS, configure_profile, err, ok, router, run_answering, snapshot};
 
-impl Terminal for Term {
-    fn print(&mut self, t: &str) {
-        self.out.push_str(t);
-    }
-    fn ask(&mut self, q: &str) -> Option<String> {
-        self.out.push_str(q);
-        (!self.answers.is_empty()).then(|| self.answers.remove(0))
-    }
-}
-
-/// The router's frozen clock (Nov 2026), in seconds: openssl checks the
-/// certificates the router makes at this time (`verify -attime`).
-const ROUTER_NOW: &str = "1795000000";
-
-fn router(dir: &Path) -> Router {
-    let clock = Clock::frozen(Duration::from_secs(ROUTER_NOW.parse().unwrap()));
-    Router::start(DataDir::new(dir), clock, Slot { fpc: 1, pic: 0 }).unwrap()
-}
-
-fn run(r: &Router, s: &mut Session, line: &str) -> (Result<(), CommandError>, String) {
-    run_answering(r, s, line, &[])
-}
-
-fn run_answering(
-    r: &Router,
-    s: &mut Session,
-    line: &str,
-    answers: &[&str],
-) -> (Result<(), CommandError>, String) {
-    let mut t = Term {
-        answers: answers.iter().map(|a| a.to_string()).collect(),
-        ..Term::default()
-    };
-    let res = r.run_line(s, line, &mut t);
-    (res, t.out)
-}
-
-fn ok(r: &Router, s: &mut Session, line: &str) -> String {
-    let (res, out) = run(r, s, line);
-    assert!(res.is_ok(), "{line}: {res:?}\n{out}");
-    out
-}
-
-fn err(r: &Router, s: &mut Session, line: &str) -> String {
-    let (res, out) = run(r, s, line);
-    match res {
-        Err(CommandError::Failed(m)) | Err(CommandError::Reported(m)) => m,
-        Err(CommandError::Syntax(e)) => e.message,
-        Ok(()) => panic!("{line} succeeded:\n{out}"),
-    }
-}
-
-/// Every file under the store with its bytes: "nothing stored changed".
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(p: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(p).unwrap() {
-            let e = e.unwrap();
-            let path = e.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&dir.join("ikecert"), &mut out);
-    out
-}
-
-fn configure_profile(r: &Router, s: &mut Session, name: &str) {
-    ok(r, s, "configure");
-    ok(
-        r,
-        s,
-        &format!("set security pki ca-profile {name} ca-identity {name}"),
-    );
-    ok(r, s, "commit");
-    ok(r, s, "exit");
+/// The router's frozen clock as openssl's `-attime` wants it: openssl
+/// checks the certificates the router makes at that time.
+fn router_now() -> String {
+    NOW_SECS.to_string()
 }
 
 /// The line after the line `label` (trimmed), empty if none.
@@ -120,18 +35,7 @@ fn after_line(text: &str, label: &str) -> String {
 // ------------------------------------------------------------- openssl
 
 fn openssl_available() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "openssl is not installed: apt-get install openssl (.ci/run does)";
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{msg}");
-        }
-        eprintln!("skipping: {msg}");
-    }
-    ok
+    support::peer_available("openssl", &["version"], "openssl")
 }
 
 /// What an openssl run printed.
@@ -466,7 +370,14 @@ fn openssl_verifies_our_self_signed_certificates() {
     let ss = w.join("ikecert/local/ss.cert");
     let v = openssl(
         w,
-        &["verify", "-attime", ROUTER_NOW, "-CAfile", p(&ss), p(&ss)],
+        &[
+            "verify",
+            "-attime",
+            &router_now(),
+            "-CAfile",
+            p(&ss),
+            p(&ss),
+        ],
     );
     assert_eq!(v.stdout.trim(), format!("{}: OK", ss.display()));
 
@@ -510,7 +421,7 @@ fn openssl_verifies_our_self_signed_certificates() {
         &[
             "verify",
             "-attime",
-            ROUTER_NOW,
+            &router_now(),
             "-CAfile",
             p(&leaf),
             p(&leaf),
