@@ -17,7 +17,6 @@ use x509_cert::request::CertReq;
 use crate::altname::{AltNameError, AltNames};
 use crate::encoding::{self, DecodeError};
 use crate::id::{self, IdError};
-use crate::info::CertInfo;
 use crate::issue::{self, IssueError};
 use crate::key::{HashAlg, KeyError, KeyPair, KeySpec};
 use crate::name::{self, NameError};
@@ -498,7 +497,7 @@ impl Pki {
         let serial = self.chassis_serial.clone();
         let subject = format!(
             "CN={},CN=system generated,CN=self-signed",
-            name_escape(&serial)
+            name::escape_value(&serial)
         );
         match self.generate_self_signed(
             SYSTEM_GENERATED,
@@ -741,24 +740,6 @@ impl Pki {
             })
             .map(|(p, _)| p.as_str())
     }
-
-    /// Display-ready view of a certificate.
-    pub fn info(cert: &Certificate) -> CertInfo {
-        CertInfo::of(cert)
-    }
-}
-
-/// Escapes a value for a subject string (the chassis serial is plain, but
-/// keep the rule in one place).
-fn name_escape(v: &str) -> String {
-    let mut out = String::new();
-    for c in v.chars() {
-        if matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// DER of a certificate (for fingerprints and exports).

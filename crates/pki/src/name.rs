@@ -738,7 +738,7 @@ fn short_name(oid: &ObjectIdentifier) -> String {
 // ---------------------------------------------------------------- rendering
 
 /// RFC 4514 escaping for one value, so that [`parse_subject`] reads it back.
-fn escape_value(v: &str) -> String {
+pub fn escape_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     let count = v.chars().count();
     let mut buf = [0u8; 4];

@@ -154,8 +154,3 @@ pub fn request(req: &CertReq) -> Result<(), VerifyError> {
         .ok_or_else(|| VerifyError::Encoding("signature BIT STRING has unused bits".into()))?;
     verify(&req.info.public_key, &req.algorithm, &info, sig)
 }
-
-/// Whether DER bytes decode as `T` (helper for tests of foreign input).
-pub fn decodes<T: for<'a> Decode<'a>>(der: &[u8]) -> bool {
-    T::from_der(der).is_ok()
-}
