@@ -30,7 +30,11 @@ use x509_cert::time::Time;
 
 use crate::CaError;
 use crate::hierarchy::{Hierarchy, Names};
-use crate::state::{Pending, PendingState, Reason, Record, State, StateFile, Status};
+use crate::state::{
+    OneTimeChallenge, Pending, PendingState, Reason, Record, State, StateFile, Status,
+};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// id-kp-ipsecIKE (RFC 4945).
 pub const ID_KP_IPSEC_IKE: const_oid::ObjectIdentifier =
@@ -52,6 +56,10 @@ pub struct Settings {
     pub ra: bool,
     /// Subject names of the hierarchy.
     pub names: Names,
+    /// Challenge passwords for SCEP enrollment.
+    pub challenge: Challenge,
+    /// Which subjects are certified.
+    pub policy: Policy,
 }
 
 impl Default for Settings {
@@ -63,6 +71,8 @@ impl Default for Settings {
             manual_approval: false,
             ra: false,
             names: Names::default(),
+            challenge: Challenge::None,
+            policy: Policy::default(),
         }
     }
 }
@@ -76,6 +86,99 @@ pub enum Decision {
     Pending(u64),
     /// Refused, with the reason.
     Rejected(String),
+}
+
+/// How a request earned its way in.
+#[derive(Debug, Clone)]
+pub enum Admission<'a> {
+    /// An enrollment with the challenge password it carries (if any),
+    /// checked against [`Settings::challenge`].
+    Challenge(Option<&'a str>),
+    /// A renewal signed with a certificate this CA issued.
+    Renewal(&'a Certificate),
+    /// Authenticated by the protocol (a CMP shared secret or signature).
+    Authenticated,
+}
+
+/// Challenge passwords for enrollment.
+#[derive(Clone, Default)]
+pub enum Challenge {
+    /// None asked for.
+    #[default]
+    None,
+    /// One password, usable any number of times.
+    Reusable(zeroize::Zeroizing<String>),
+    /// One-time passwords made by `mtsim ca challenge`.
+    OneTime,
+}
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Challenge::None => "None",
+            Challenge::Reusable(_) => "Reusable(..)",
+            Challenge::OneTime => "OneTime",
+        })
+    }
+}
+
+/// What subjects the CA certifies.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Attribute=value pairs every subject must contain (e.g. `O=Example`).
+    pub required: Vec<x509_cert::attr::AttributeTypeAndValue>,
+    /// DNS names must be one of these domains or under them (empty: any).
+    pub domains: Vec<String>,
+}
+
+impl Policy {
+    /// Adds required attributes from a subject string such as `O=Example`.
+    pub fn require(&mut self, subject: &str) -> Result<(), CaError> {
+        let name = pki::name::parse_subject(subject, "")
+            .map_err(|e| CaError::Config(format!("subject policy '{subject}': {e}")))?;
+        self.required.extend(name.iter().cloned());
+        Ok(())
+    }
+
+    /// Refuses a request outside the policy, naming what is wrong.
+    pub fn check(&self, req: &CertReq) -> Result<(), CaError> {
+        for need in &self.required {
+            let present = req.info.subject.iter().any(|atav| {
+                atav.oid == need.oid
+                    && pki::name::value_text(&atav.value) == pki::name::value_text(&need.value)
+            });
+            if !present {
+                let want = need.to_string();
+                return Err(CaError::BadRequest(format!(
+                    "the CA only certifies subjects with {want}"
+                )));
+            }
+        }
+        if !self.domains.is_empty() {
+            let alt = RequestInfo::of(req).alt.unwrap_or_default();
+            for dns in &alt.dns {
+                let dns = dns.to_ascii_lowercase();
+                let ok = self.domains.iter().any(|d| {
+                    let d = d.to_ascii_lowercase();
+                    dns == d || dns.ends_with(&format!(".{d}"))
+                });
+                if !ok {
+                    return Err(CaError::BadRequest(format!(
+                        "the CA does not certify the DNS name {dns}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Outcome {
+    Issued(Box<Certificate>),
+    Seen(String),
+    Held,
+    Waiting(u64),
+    Rejected,
 }
 
 /// The certificate authority in its directory.
@@ -173,8 +276,9 @@ impl Authority {
         self.state.read()
     }
 
-    /// Checks a request: its self-signature, a subject or SAN to certify.
-    pub fn check_request(req: &CertReq) -> Result<(), CaError> {
+    /// Checks a request: its self-signature, a subject or SAN to certify,
+    /// and the CA's subject policy.
+    pub fn check_request(&self, req: &CertReq) -> Result<(), CaError> {
         pki::verify::request(req)
             .map_err(|e| CaError::BadRequest(format!("request signature: {e}")))?;
         let info = RequestInfo::of(req);
@@ -183,78 +287,227 @@ impl Authority {
                 "the request has neither a subject nor a subjectAltName".into(),
             ));
         }
-        Ok(())
+        self.settings.policy.check(req)
     }
 
-    /// Handles a new request under `transaction`: issues it, or holds it
-    /// for the operator. A transaction already seen is answered with its
-    /// current outcome (a retransmission never issues twice).
+    /// Handles a new request under `transaction`, admitted by `admission`:
+    /// issues it, or holds it for the operator. A transaction already seen
+    /// is answered with its outcome (a retransmission never issues twice);
+    /// a transaction id reused for another key is refused. Admission,
+    /// issuing and recording happen under one lock: a one-time challenge is
+    /// used up only by the request that gets through.
     pub fn request(
         &self,
         req: &CertReq,
         transaction: &str,
+        admission: Admission<'_>,
         now: Duration,
     ) -> Result<Decision, CaError> {
-        Self::check_request(req)?;
-        let der = req.to_der().map_err(|e| CaError::Internal(e.to_string()))?;
-        if !self.settings.manual_approval {
-            let cert = self.issue(req, now)?;
-            return Ok(Decision::Issued(Box::new(cert)));
+        self.check_request(req)?;
+        if let Admission::Renewal(old) = &admission {
+            self.check_renewal(req, old, now)?;
         }
+        let der = req.to_der().map_err(|e| CaError::Internal(e.to_string()))?;
         let subject = pki::name::subject_string(&req.info.subject);
-        let id = self.state.update(|st| {
-            if let Some(p) = st.pending.values().find(|p| p.transaction == transaction) {
-                return Ok(p.id);
+        let outcome = self.state.update(|st| {
+            if let Some(serial) = st.transactions.get(transaction) {
+                return Ok(Outcome::Seen(serial.clone()));
             }
-            st.next_pending += 1;
-            let id = st.next_pending;
-            st.pending.insert(
-                id,
-                Pending {
+            if let Some(p) = st.pending.values().find(|p| p.transaction == transaction) {
+                if p.request != hex::encode(&der) {
+                    return Err(CaError::TransactionInUse(transaction.to_string()));
+                }
+                return Ok(Outcome::Held);
+            }
+            self.admit(st, &admission, transaction, now)?;
+            if self.settings.manual_approval {
+                st.next_pending += 1;
+                let id = st.next_pending;
+                st.pending.insert(
                     id,
-                    transaction: transaction.to_string(),
-                    subject,
-                    request: hex::encode(&der),
-                    received: secs(now),
-                    state: PendingState::Waiting,
-                },
+                    Pending {
+                        id,
+                        transaction: transaction.to_string(),
+                        subject: subject.clone(),
+                        request: hex::encode(&der),
+                        received: secs(now),
+                        state: PendingState::Waiting,
+                    },
+                );
+                tracing::info!(target: "ca", "request {id} (transaction {transaction}) held for approval");
+                return Ok(Outcome::Held);
+            }
+            let cert = self.issue_locked(st, req, now)?;
+            st.transactions.insert(
+                transaction.to_string(),
+                serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
             );
-            Ok(id)
+            Ok(Outcome::Issued(Box::new(cert)))
         })?;
-        tracing::info!(target: "ca", "request {id} (transaction {transaction}) held for approval");
-        self.poll(transaction, now)
+        match outcome {
+            Outcome::Issued(cert) => Ok(Decision::Issued(cert)),
+            Outcome::Held | Outcome::Waiting(_) | Outcome::Rejected => self.poll(transaction, now),
+            Outcome::Seen(serial) => {
+                let cert = self.certificate(&serial)?;
+                if cert.tbs_certificate().subject_public_key_info() != &req.info.public_key {
+                    return Err(CaError::TransactionInUse(transaction.to_string()));
+                }
+                Ok(Decision::Issued(Box::new(cert)))
+            }
+        }
     }
 
-    /// The outcome of a held request (SCEP CertPoll, CMP pollReq).
-    pub fn poll(&self, transaction: &str, now: Duration) -> Result<Decision, CaError> {
-        let st = self.state.read()?;
-        let p = st
-            .pending
-            .values()
-            .find(|p| p.transaction == transaction)
-            .cloned()
-            .ok_or_else(|| {
-                CaError::NotFound(format!("no request with transaction {transaction}"))
+    /// Whether `admission` lets a request in (called under the state lock).
+    fn admit(
+        &self,
+        st: &mut State,
+        admission: &Admission<'_>,
+        transaction: &str,
+        now: Duration,
+    ) -> Result<(), CaError> {
+        match admission {
+            Admission::Authenticated => Ok(()),
+            Admission::Renewal(old) => {
+                let serial = serial_hex(old.tbs_certificate().serial_number().as_bytes());
+                match st.issued.get(&serial).map(|r| &r.status) {
+                    Some(Status::Valid) => Ok(()),
+                    Some(Status::Revoked { .. }) => Err(CaError::BadRequest(format!(
+                        "renewal signed with certificate {serial}, which is revoked"
+                    ))),
+                    None => Err(CaError::BadRequest(format!(
+                        "renewal signed with certificate {serial}, which this CA did not issue"
+                    ))),
+                }
+            }
+            Admission::Challenge(presented) => match &self.settings.challenge {
+                Challenge::None => Ok(()),
+                Challenge::Reusable(expected) => match presented {
+                    Some(p) if bool::from(p.as_bytes().ct_eq(expected.as_bytes())) => Ok(()),
+                    Some(_) => Err(CaError::BadRequest("wrong challenge password".into())),
+                    None => Err(CaError::BadRequest("no challenge password".into())),
+                },
+                Challenge::OneTime => {
+                    let Some(p) = presented else {
+                        return Err(CaError::BadRequest("no challenge password".into()));
+                    };
+                    let digest = hex::encode(Sha256::digest(p.as_bytes()));
+                    let found = st
+                        .challenges
+                        .iter_mut()
+                        .find(|(k, _)| bool::from(k.as_bytes().ct_eq(digest.as_bytes())));
+                    match found {
+                        Some((_, c)) if c.used_by.is_none() => {
+                            c.used_by = Some(transaction.to_string());
+                            tracing::info!(target: "ca", "one-time challenge used by transaction {transaction} at {}", now.as_secs());
+                            Ok(())
+                        }
+                        Some(_) => Err(CaError::BadRequest(
+                            "challenge password already used".into(),
+                        )),
+                        None => Err(CaError::BadRequest("wrong challenge password".into())),
+                    }
+                }
+            },
+        }
+    }
+
+    /// A renewal: `old` must be a certificate of this CA, valid now, and the
+    /// request must keep its subject and subjectAltName.
+    fn check_renewal(&self, req: &CertReq, old: &Certificate, now: Duration) -> Result<(), CaError> {
+        let issuing = &self.hierarchy.issuing.cert;
+        pki::verify::certificate(old, issuing.tbs_certificate().subject_public_key_info())
+            .map_err(|_| {
+                CaError::BadRequest("the renewal is signed with a certificate this CA did not issue".into())
             })?;
-        match &p.state {
-            PendingState::Waiting => Ok(Decision::Pending(p.id)),
-            PendingState::Rejected => Ok(Decision::Rejected("rejected by the CA operator".into())),
-            PendingState::Issued { serial } => self
-                .certificate(serial)
-                .map(|c| Decision::Issued(Box::new(c))),
-            PendingState::Approved => {
-                let der = hex::decode(&p.request).map_err(|e| CaError::Corrupt(e.to_string()))?;
-                let req = CertReq::from_der(&der).map_err(|e| CaError::Corrupt(e.to_string()))?;
-                let cert = self.issue(&req, now)?;
-                let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
-                self.state.update(|st| {
+        let v = old.tbs_certificate().validity();
+        if now < v.not_before.to_unix_duration() || now > v.not_after.to_unix_duration() {
+            return Err(CaError::BadRequest(
+                "the certificate signing the renewal is not valid now".into(),
+            ));
+        }
+        if old.tbs_certificate().subject() != &req.info.subject {
+            return Err(CaError::BadRequest(format!(
+                "a renewal keeps the subject: the request asks for '{}', the certificate has '{}'",
+                pki::name::subject_string(&req.info.subject),
+                pki::name::subject_string(old.tbs_certificate().subject())
+            )));
+        }
+        let old_alt = pki::altname::AltNames::from_certificate(old)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let new_alt = RequestInfo::of(req).alt.unwrap_or_default();
+        if old_alt.dns != new_alt.dns || old_alt.email != new_alt.email || old_alt.ip != new_alt.ip {
+            return Err(CaError::BadRequest(
+                "a renewal keeps the subjectAltName of the certificate it renews".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `mtsim ca challenge`: a new one-time challenge password (shown once;
+    /// only its hash is kept).
+    pub fn new_challenge(&self, now: Duration) -> Result<String, CaError> {
+        let mut bytes = [0u8; 12];
+        getrandom::fill(&mut bytes).map_err(|e| CaError::Internal(e.to_string()))?;
+        let password = hex::encode_upper(bytes);
+        let digest = hex::encode(Sha256::digest(password.as_bytes()));
+        self.state.update(|st| {
+            st.challenges.insert(
+                digest,
+                OneTimeChallenge {
+                    created: secs(now),
+                    used_by: None,
+                },
+            );
+            Ok(())
+        })?;
+        Ok(password)
+    }
+
+    /// The outcome of a held request (SCEP CertPoll, CMP pollReq); an
+    /// approved request is issued here, once.
+    pub fn poll(&self, transaction: &str, now: Duration) -> Result<Decision, CaError> {
+        let outcome = self.state.update(|st| {
+            let p = st
+                .pending
+                .values()
+                .find(|p| p.transaction == transaction)
+                .cloned();
+            let Some(p) = p else {
+                return match st.transactions.get(transaction) {
+                    Some(serial) => Ok(Outcome::Seen(serial.clone())),
+                    None => Err(CaError::NotFound(format!(
+                        "no request with transaction {transaction}"
+                    ))),
+                };
+            };
+            match &p.state {
+                PendingState::Waiting => Ok(Outcome::Waiting(p.id)),
+                PendingState::Rejected => Ok(Outcome::Rejected),
+                PendingState::Issued { serial } => Ok(Outcome::Seen(serial.clone())),
+                PendingState::Approved => {
+                    let der =
+                        hex::decode(&p.request).map_err(|e| CaError::Corrupt(e.to_string()))?;
+                    let req =
+                        CertReq::from_der(&der).map_err(|e| CaError::Corrupt(e.to_string()))?;
+                    let cert = self.issue_locked(st, &req, now)?;
+                    let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
                     if let Some(p) = st.pending.get_mut(&p.id) {
                         p.state = PendingState::Issued { serial };
                     }
-                    Ok(())
-                })?;
-                Ok(Decision::Issued(Box::new(cert)))
+                    Ok(Outcome::Issued(Box::new(cert)))
+                }
             }
+        })?;
+        match outcome {
+            Outcome::Issued(cert) => Ok(Decision::Issued(cert)),
+            Outcome::Seen(serial) => self
+                .certificate(&serial)
+                .map(|c| Decision::Issued(Box::new(c))),
+            Outcome::Waiting(id) => Ok(Decision::Pending(id)),
+            Outcome::Rejected => Ok(Decision::Rejected("rejected by the CA operator".into())),
+            Outcome::Held => Err(CaError::Internal("poll found a held request".into())),
         }
     }
 
@@ -287,15 +540,24 @@ impl Authority {
 
     /// An issued certificate by serial (lowercase hex).
     pub fn certificate(&self, serial: &str) -> Result<Certificate, CaError> {
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CaError::NotFound(format!("no certificate with serial '{serial}'")));
+        }
         let path = self.dir.join("issued").join(format!("{serial}.pem"));
         let bytes = std::fs::read(&path).map_err(|e| CaError::io(&path, e))?;
         encoding::certificate(&bytes)
             .map_err(|e| CaError::Corrupt(format!("{}: {e}", path.display())))
     }
 
-    /// Issues a certificate for `req` now (no approval step).
+    /// Issues a certificate for `req` now (no admission, no approval step).
     pub fn issue(&self, req: &CertReq, now: Duration) -> Result<Certificate, CaError> {
-        Self::check_request(req)?;
+        self.check_request(req)?;
+        self.state.update(|st| self.issue_locked(st, req, now))
+    }
+
+    /// Issues under the state lock: picks an unused serial, writes the
+    /// certificate file, then records it.
+    fn issue_locked(&self, st: &mut State, req: &CertReq, now: Duration) -> Result<Certificate, CaError> {
         let issuing = &self.hierarchy.issuing;
         let info = RequestInfo::of(req);
         let key_algorithm = match pki::info::KeyDescription::of(&req.info.public_key)
@@ -328,44 +590,40 @@ impl Authority {
             .to_unix_duration();
         let not_after = (now + self.settings.cert_lifetime).min(ca_end);
         let validity = issue::validity(now, not_after)?;
-        let cert = self.state.update(|st| {
-            let mut serial = issue::random_serial();
-            while st.issued.contains_key(&serial_hex(serial.as_bytes())) {
-                serial = issue::random_serial();
-            }
-            let cert = issue::issue(
-                profile,
-                serial,
-                validity,
-                req.info.public_key.clone(),
-                &issuing.key,
-                HashAlg::Sha256,
-            )?;
-            let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
-            let der = cert
-                .to_der()
-                .map_err(|e| CaError::Internal(e.to_string()))?;
-            // The certificate file first, then the record that points at it.
-            pki::store::write_atomic(
-                &self.dir.join("issued").join(format!("{serial}.pem")),
-                encoding::pem("CERTIFICATE", &der).as_bytes(),
-            )?;
-            st.issued.insert(
-                serial.clone(),
-                Record {
-                    serial,
-                    subject: pki::name::subject_string(cert.tbs_certificate().subject()),
-                    not_before: secs(now),
-                    not_after: secs(not_after),
-                    status: Status::Valid,
-                },
-            );
-            Ok(cert)
-        })?;
+        let mut serial = issue::random_serial();
+        while st.issued.contains_key(&serial_hex(serial.as_bytes())) {
+            serial = issue::random_serial();
+        }
+        let cert = issue::issue(
+            profile,
+            serial,
+            validity,
+            req.info.public_key.clone(),
+            &issuing.key,
+            HashAlg::Sha256,
+        )?;
+        let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
+        let der = cert
+            .to_der()
+            .map_err(|e| CaError::Internal(e.to_string()))?;
+        // The certificate file first, then the record that points at it.
+        pki::store::write_atomic(
+            &self.dir.join("issued").join(format!("{serial}.pem")),
+            encoding::pem("CERTIFICATE", &der).as_bytes(),
+        )?;
+        st.issued.insert(
+            serial.clone(),
+            Record {
+                serial: serial.clone(),
+                subject: pki::name::subject_string(cert.tbs_certificate().subject()),
+                not_before: secs(now),
+                not_after: secs(not_after),
+                status: Status::Valid,
+            },
+        );
         tracing::info!(
             target: "ca",
-            "issued {} to {}",
-            serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
+            "issued {serial} to {}",
             pki::name::subject_string(cert.tbs_certificate().subject())
         );
         Ok(cert)

@@ -29,6 +29,9 @@ pub enum CaError {
     /// The request is refused (the client's fault).
     #[error("request refused: {0}")]
     BadRequest(String),
+    /// A transaction id already used for a different request.
+    #[error("transaction {0} is already in use for another request")]
+    TransactionInUse(String),
     /// No such pending request or certificate.
     #[error("{0}")]
     NotFound(String),

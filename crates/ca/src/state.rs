@@ -144,6 +144,24 @@ pub struct State {
     /// The next pending id.
     #[serde(default)]
     pub next_pending: u64,
+    /// Transactions answered with a certificate: transaction id to serial
+    /// (a retransmitted request gets the same certificate, never a second).
+    #[serde(default)]
+    pub transactions: BTreeMap<String, String>,
+    /// One-time challenge passwords (`mtsim ca challenge`), by the SHA-256
+    /// of the password in hex; the password itself is never stored.
+    #[serde(default)]
+    pub challenges: BTreeMap<String, OneTimeChallenge>,
+}
+
+/// A one-time challenge password.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OneTimeChallenge {
+    /// When it was made, seconds since the epoch.
+    pub created: u64,
+    /// The transaction that used it up, if any.
+    #[serde(default)]
+    pub used_by: Option<String>,
 }
 
 /// `state.json` and its lock.

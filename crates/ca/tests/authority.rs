@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::Duration;
 
-use ca::authority::{Authority, Decision, ID_KP_IPSEC_IKE, Settings};
+use ca::CaError;
+use ca::authority::{Admission, Authority, Challenge, Decision, ID_KP_IPSEC_IKE, Settings};
 use ca::state::{PendingState, Reason, Status};
 use der::{Decode, Encode};
 use pki::altname::AltNames;
@@ -135,11 +136,11 @@ fn manual_approval_holds_then_issues_once() {
     };
     let a = Authority::open(d.path(), s, NOW).unwrap();
     let req = csr("CN=held", &alt(), KeyAlgorithm::Ecdsa, 256);
-    let Decision::Pending(id) = a.request(&req, "tx-1", NOW).unwrap() else {
+    let Decision::Pending(id) = a.request(&req, "tx-1", Admission::Challenge(None), NOW).unwrap() else {
         panic!("not held")
     };
     // A retransmission of the same transaction is the same request.
-    let Decision::Pending(again) = a.request(&req, "tx-1", NOW).unwrap() else {
+    let Decision::Pending(again) = a.request(&req, "tx-1", Admission::Challenge(None), NOW).unwrap() else {
         panic!("not held")
     };
     assert_eq!(id, again);
@@ -163,7 +164,7 @@ fn manual_approval_holds_then_issues_once() {
     );
     assert_eq!(a.state().unwrap().issued.len(), 1);
 
-    let Decision::Pending(id2) = a.request(&req, "tx-2", NOW).unwrap() else {
+    let Decision::Pending(id2) = a.request(&req, "tx-2", Admission::Challenge(None), NOW).unwrap() else {
         panic!("not held")
     };
     a.reject(id2).unwrap();
@@ -304,4 +305,130 @@ fn openssl_available() -> bool {
         eprintln!("skipping: {msg}");
     }
     ok
+}
+
+fn keyed_csr(key: &KeyPair, subject: &str, alt: &AltNames, pw: Option<&str>) -> CertReq {
+    let name = pki::name::parse_subject(subject, "JN0").unwrap();
+    pki::request::build(key, name, alt, pw, HashAlg::Sha256).unwrap()
+}
+
+fn issued(d: Decision) -> x509_cert::Certificate {
+    match d {
+        Decision::Issued(c) => *c,
+        other => panic!("expected a certificate, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_transaction_is_answered_once_and_not_reused() {
+    let d = tempfile::tempdir().unwrap();
+    let a = Authority::open(d.path(), settings(), NOW).unwrap();
+    let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+    let req = keyed_csr(&key, "CN=r1", &alt(), None);
+    let first = issued(a.request(&req, "tx", Admission::Challenge(None), NOW).unwrap());
+    let again = issued(a.request(&req, "tx", Admission::Challenge(None), NOW).unwrap());
+    assert_eq!(first, again, "a retransmission gets the same certificate");
+    assert_eq!(a.state().unwrap().issued.len(), 1);
+    let other = csr("CN=r2", &alt(), KeyAlgorithm::Ecdsa, 256);
+    let e = a
+        .request(&other, "tx", Admission::Challenge(None), NOW)
+        .unwrap_err();
+    assert!(matches!(e, CaError::TransactionInUse(_)), "{e}");
+    assert_eq!(a.state().unwrap().issued.len(), 1);
+}
+
+#[test]
+fn challenge_passwords_reusable_and_one_time() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = settings();
+    s.challenge = Challenge::Reusable("s3cret".to_string().into());
+    let a = Authority::open(d.path(), s, NOW).unwrap();
+    let req = csr("CN=r1", &alt(), KeyAlgorithm::Ecdsa, 256);
+    for (i, pw) in [None, Some("wrong"), Some("s3cre")].into_iter().enumerate() {
+        let e = a
+            .request(&req, &format!("bad{i}"), Admission::Challenge(pw), NOW)
+            .unwrap_err();
+        assert!(e.to_string().contains("challenge password"), "{e}");
+    }
+    assert!(a.state().unwrap().issued.is_empty(), "nothing issued on a wrong password");
+    issued(a.request(&req, "t1", Admission::Challenge(Some("s3cret")), NOW).unwrap());
+    issued(a.request(&req, "t2", Admission::Challenge(Some("s3cret")), NOW).unwrap());
+
+    let d = tempfile::tempdir().unwrap();
+    let mut s = settings();
+    s.challenge = Challenge::OneTime;
+    let a = Authority::open(d.path(), s, NOW).unwrap();
+    let pw = a.new_challenge(NOW).unwrap();
+    let state = std::fs::read_to_string(d.path().join("state.json")).unwrap();
+    assert!(!state.contains(&pw), "only a hash of the password is stored");
+    issued(a.request(&req, "t1", Admission::Challenge(Some(&pw)), NOW).unwrap());
+    let e = a
+        .request(&req, "t2", Admission::Challenge(Some(&pw)), NOW)
+        .unwrap_err();
+    assert!(e.to_string().contains("already used"), "{e}");
+}
+
+#[test]
+fn subject_policy_and_renewal_rules() {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = settings();
+    s.policy.require("O=Example").unwrap();
+    s.policy.domains = vec!["example.net".into()];
+    let a = Authority::open(d.path(), s, NOW).unwrap();
+    let e = a.issue(&csr("CN=r1", &alt(), KeyAlgorithm::Ecdsa, 256), NOW).unwrap_err();
+    assert!(e.to_string().contains("O=Example"), "{e}");
+    let other_domain = AltNames {
+        dns: vec!["r1.example.org".into()],
+        ..AltNames::default()
+    };
+    let e = a
+        .issue(&csr("CN=r1,O=Example", &other_domain, KeyAlgorithm::Ecdsa, 256), NOW)
+        .unwrap_err();
+    assert!(e.to_string().contains("r1.example.org"), "{e}");
+
+    let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+    let old = issued(
+        a.request(&keyed_csr(&key, "CN=r1,O=Example", &alt(), None), "t1", Admission::Challenge(None), NOW)
+            .unwrap(),
+    );
+    let new_key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+    let renewed = issued(
+        a.request(
+            &keyed_csr(&new_key, "CN=r1,O=Example", &alt(), None),
+            "t2",
+            Admission::Renewal(&old),
+            NOW + HOUR / 60,
+        )
+        .unwrap(),
+    );
+    assert_eq!(renewed.tbs_certificate().subject(), old.tbs_certificate().subject());
+    let e = a
+        .request(
+            &keyed_csr(&new_key, "CN=r2,O=Example", &alt(), None),
+            "t3",
+            Admission::Renewal(&old),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("keeps the subject"), "{e}");
+    let serial = serial_hex(old.tbs_certificate().serial_number().as_bytes());
+    a.revoke(&serial, Reason::Superseded, NOW).unwrap();
+    let e = a
+        .request(
+            &keyed_csr(&new_key, "CN=r1,O=Example", &alt(), None),
+            "t4",
+            Admission::Renewal(&old),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("revoked"), "{e}");
+    let e = a
+        .request(
+            &keyed_csr(&new_key, "CN=r1,O=Example", &alt(), None),
+            "t5",
+            Admission::Renewal(&renewed),
+            NOW + Duration::from_secs(700),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("not valid now"), "{e}");
 }

@@ -35,3 +35,42 @@ pub fn build(
     b.build::<_, SignatureBytes>(&signer)
         .map_err(|e| build_err(&e))
 }
+
+/// The request's challengePassword, if it carries one (a DirectoryString:
+/// PrintableString, UTF8String, IA5String or TeletexString as clients send it).
+pub fn challenge_password(req: &CertReq) -> Option<zeroize::Zeroizing<String>> {
+    use der::{Decode, Encode, Tag, Tagged};
+    let attr = req
+        .info
+        .attributes
+        .iter()
+        .find(|a| a.oid == crate::info::CHALLENGE_PASSWORD)?;
+    let value = attr.values.iter().next()?;
+    let text = match value.tag() {
+        Tag::PrintableString | Tag::Utf8String | Tag::Ia5String | Tag::TeletexString => {
+            let der = value.to_der().ok()?;
+            let any = der::asn1::AnyRef::from_der(&der).ok()?;
+            String::from_utf8(any.value().to_vec()).ok()?
+        }
+        _ => return None,
+    };
+    Some(zeroize::Zeroizing::new(text))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::key::{KeyAlgorithm, KeySpec};
+
+    #[test]
+    fn challenge_password_reads_back() {
+        let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+        let name = crate::name::parse_subject("CN=r1", "S").unwrap();
+        let with = build(&key, name.clone(), &AltNames::default(), Some("s3cret"), HashAlg::Sha256)
+            .unwrap();
+        assert_eq!(challenge_password(&with).unwrap().as_str(), "s3cret");
+        let without = build(&key, name, &AltNames::default(), None, HashAlg::Sha256).unwrap();
+        assert!(challenge_password(&without).is_none());
+    }
+}
