@@ -61,6 +61,15 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CaCommand {
+    /// Serve SCEP (/scep), CMP (/pkix/) and the CRL over HTTP, making the
+    /// CA in DIR on first start.
+    Serve(Box<ServeArgs>),
+    /// Make a one-time challenge password (for --one-time-challenges).
+    Challenge {
+        /// The CA directory.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Issued certificates and pending requests.
     List {
         /// The CA directory.
@@ -97,6 +106,189 @@ enum CaCommand {
     },
 }
 
+/// `mtsim ca serve` options.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// The CA directory (made, with a root and an issuing CA, on first start).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The address to listen on; only this address is bound (port 0: any free port).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: std::net::SocketAddr,
+    /// A reusable SCEP challenge password.
+    #[arg(long, value_name = "PW", conflicts_with = "one_time_challenges")]
+    challenge: Option<String>,
+    /// Require one-time challenge passwords made by `mtsim ca challenge`.
+    #[arg(long)]
+    one_time_challenges: bool,
+    /// A CMP shared secret and its reference number (repeatable).
+    #[arg(long, value_name = "REF=SECRET")]
+    cmp_secret: Vec<String>,
+    /// Hold every request for `mtsim ca approve|reject`.
+    #[arg(long)]
+    manual_approval: bool,
+    /// Lifetime of issued certificates: 90s, 10m, 12h, 365d.
+    #[arg(long, value_name = "DURATION", default_value = "365d", value_parser = parse_duration)]
+    cert_lifetime: std::time::Duration,
+    /// Lifetime of CRLs (a new one is made at half of it).
+    #[arg(long, value_name = "DURATION", default_value = "1d", value_parser = parse_duration)]
+    crl_lifetime: std::time::Duration,
+    /// The CRL URL written into certificates (default: served here).
+    #[arg(long, value_name = "URL")]
+    crl_url: Option<String>,
+    /// Make a separate SCEP RA certificate (on first start only).
+    #[arg(long)]
+    ra: bool,
+    /// SCEP capabilities: modern, legacy (3DES, SHA-1) or legacy-des.
+    #[arg(long, value_name = "PRESET", default_value = "modern", value_parser = parse_caps)]
+    scep_caps: ca::scep::CapsPreset,
+    /// Refuse SCEP RenewalReq.
+    #[arg(long)]
+    no_renewal_req: bool,
+    /// Refuse renewal by a PKCSReq signed with the old certificate.
+    #[arg(long)]
+    no_pkcsreq_renewal: bool,
+    /// Refuse single-DES SCEP envelopes unless --scep-caps legacy-des.
+    #[arg(long)]
+    refuse_des: bool,
+    /// Include the CA certificate in SCEP CertReps.
+    #[arg(long)]
+    ca_in_certrep: bool,
+    /// SignerInfo signature algorithm of CertReps: rsa (rsaEncryption) or with-hash.
+    #[arg(long, value_name = "STYLE", default_value = "rsa")]
+    certrep_signature: String,
+    /// Only certify subjects containing these attributes (e.g. "O=Example").
+    #[arg(long, value_name = "DN")]
+    require_subject: Vec<String>,
+    /// Only certify DNS names in these domains (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    allow_domain: Vec<String>,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    max_body: usize,
+    /// Requests worked on at once.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 90s, 10m, 12h or 365d"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("'{s}': unknown unit '{unit}' (s, m, h or d)")),
+    };
+    if n == 0 {
+        return Err(format!("'{s}': a lifetime cannot be zero"));
+    }
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{s}' is too long"))
+}
+
+fn parse_caps(s: &str) -> Result<ca::scep::CapsPreset, String> {
+    ca::scep::CapsPreset::parse(s)
+        .ok_or_else(|| format!("'{s}': expected modern, legacy or legacy-des"))
+}
+
+fn serve_config(args: &ServeArgs) -> Result<ca::server::ServeConfig, String> {
+    use ca::authority::{Challenge, Settings};
+    let mut settings = Settings {
+        cert_lifetime: args.cert_lifetime,
+        crl_lifetime: args.crl_lifetime,
+        crl_url: args.crl_url.clone(),
+        manual_approval: args.manual_approval,
+        ra: args.ra,
+        ..Settings::default()
+    };
+    settings.challenge = match (&args.challenge, args.one_time_challenges) {
+        (Some(pw), _) => Challenge::Reusable(pw.clone().into()),
+        (None, true) => Challenge::OneTime,
+        (None, false) => Challenge::None,
+    };
+    for dn in &args.require_subject {
+        settings.policy.require(dn).map_err(|e| e.to_string())?;
+    }
+    settings.policy.domains = args.allow_domain.clone();
+    let signature = match args.certrep_signature.as_str() {
+        "rsa" => pki::scep::SignatureStyle::RsaEncryption,
+        "with-hash" => pki::scep::SignatureStyle::WithHash,
+        other => {
+            return Err(format!(
+                "--certrep-signature '{other}': expected rsa or with-hash"
+            ));
+        }
+    };
+    let scep = ca::scep::ScepSettings {
+        caps: args.scep_caps,
+        renewal_req: !args.no_renewal_req,
+        pkcsreq_renewal: !args.no_pkcsreq_renewal,
+        ca_in_certrep: args.ca_in_certrep,
+        signature,
+        accept_des: !args.refuse_des,
+    };
+    let mut cmp = ca::cmp::CmpSettings::default();
+    for entry in &args.cmp_secret {
+        let (reference, secret) = entry
+            .split_once('=')
+            .filter(|(r, s)| !r.is_empty() && !s.is_empty())
+            .ok_or_else(|| "--cmp-secret wants REF=SECRET".to_string())?;
+        cmp.add_secret(reference, secret);
+    }
+    Ok(ca::server::ServeConfig {
+        settings,
+        scep,
+        cmp,
+        limits: ca::http::Limits {
+            max_body: args.max_body,
+            workers: args.workers.max(1),
+            ..ca::http::Limits::default()
+        },
+    })
+}
+
+fn ca_serve(args: &ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("MTSIM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(io::stderr)
+        .init();
+    let config = match serve_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match ca::server::start(&args.dir, args.listen, config, Clock::system(), true) {
+        Ok(running) => {
+            println!("mtsim CA serving on http://{}", running.addr());
+            println!("  SCEP: {}", running.scep_url());
+            println!("  CMP:  {}", running.cmp_url());
+            let _ = io::Write::flush(&mut io::stdout());
+            match running.wait() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum PicCommand {
     /// Bring up a card, program an SA pair, push packets both ways through
@@ -116,6 +308,10 @@ fn ca_admin(command: CaCommand) -> ExitCode {
     use ca::authority::Authority;
     let now = Clock::system().now();
     let result = match command {
+        CaCommand::Serve(args) => return ca_serve(&args),
+        CaCommand::Challenge { dir } => Authority::open_existing(&dir, now)
+            .and_then(|a| a.new_challenge(now))
+            .map(|pw| println!("{pw}")),
         CaCommand::List { dir } => Authority::open_existing(&dir, now)
             .and_then(|a| a.listing())
             .map(|text| print!("{text}")),

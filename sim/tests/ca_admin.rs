@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ca::authority::{Authority, Decision, Settings};
+use ca::authority::{Admission, Application, Authority, Decision, Settings};
 use pki::altname::AltNames;
 use pki::info::serial_hex;
 use pki::key::{HashAlg, KeyAlgorithm, KeyPair, KeySpec};
@@ -40,10 +40,17 @@ fn approve_reject_revoke_from_the_command_line() {
     let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
     let name = pki::name::parse_subject("CN=r1,O=Example", "").unwrap();
     let req = pki::request::build(&key, name, &AltNames::default(), None, HashAlg::Sha256).unwrap();
-    let Decision::Pending(id) = a.request(&req, "tx-a", now).unwrap() else {
+    let req = Application::from_csr(&req).unwrap();
+    let Decision::Pending(id) = a
+        .request(&req, "tx-a", Admission::Challenge(None), now)
+        .unwrap()
+    else {
         panic!()
     };
-    let Decision::Pending(id2) = a.request(&req, "tx-b", now).unwrap() else {
+    let Decision::Pending(id2) = a
+        .request(&req, "tx-b", Admission::Challenge(None), now)
+        .unwrap()
+    else {
         panic!()
     };
 

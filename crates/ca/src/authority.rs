@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use der::asn1::{BitString, GeneralizedTime, Uint};
 use der::{Decode, Encode};
+use pki::altname::AltNames;
 use pki::encoding;
 use pki::info::{RequestInfo, serial_hex};
 use pki::issue::{self, CertProfile};
 use pki::key::{HashAlg, KeyAlgorithm};
+use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 use x509_cert::Version;
 use x509_cert::crl::{CertificateList, RevokedCert, TbsCertList};
@@ -88,6 +90,83 @@ pub enum Decision {
     Rejected(String),
 }
 
+/// What a client asks the CA to certify, once its protocol has checked
+/// that the client holds the key (a PKCS#10 self-signature, a CRMF
+/// proof of possession).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    /// The subject.
+    pub subject: x509_cert::name::Name,
+    /// The subjectAltName entries.
+    pub alt: AltNames,
+    /// The public key.
+    pub public_key: SubjectPublicKeyInfoOwned,
+}
+
+/// How an [`Application`] is kept while it waits for the operator.
+#[derive(der::Sequence)]
+struct StoredApplication {
+    subject: x509_cert::name::Name,
+    public_key: SubjectPublicKeyInfoOwned,
+    alt: Option<x509_cert::ext::pkix::name::GeneralNames>,
+}
+
+impl Application {
+    /// From a DER PKCS#10 request, its self-signature checked over the
+    /// bytes as sent.
+    pub fn from_csr_der(der: &[u8]) -> Result<Self, CaError> {
+        let req = pki::verify::request_der(der)
+            .map_err(|e| CaError::BadRequest(format!("PKCS#10 request: {e}")))?;
+        Ok(Self::from_checked_csr(&req))
+    }
+
+    /// From a decoded PKCS#10 request, its self-signature checked.
+    pub fn from_csr(req: &CertReq) -> Result<Self, CaError> {
+        pki::verify::request(req)
+            .map_err(|e| CaError::BadRequest(format!("request signature: {e}")))?;
+        Ok(Self::from_checked_csr(req))
+    }
+
+    fn from_checked_csr(req: &CertReq) -> Self {
+        Application {
+            subject: req.info.subject.clone(),
+            alt: RequestInfo::of(req).alt.unwrap_or_default(),
+            public_key: req.info.public_key.clone(),
+        }
+    }
+
+    fn to_stored(&self) -> Result<String, CaError> {
+        let general = self
+            .alt
+            .to_general_names()
+            .map_err(|e| CaError::BadRequest(e.to_string()))?;
+        let stored = StoredApplication {
+            subject: self.subject.clone(),
+            public_key: self.public_key.clone(),
+            alt: (!general.is_empty()).then_some(general),
+        };
+        stored
+            .to_der()
+            .map(hex::encode)
+            .map_err(|e| CaError::Internal(e.to_string()))
+    }
+
+    fn from_stored(text: &str) -> Result<Self, CaError> {
+        let der =
+            hex::decode(text).map_err(|e| CaError::Corrupt(format!("pending request: {e}")))?;
+        let s = StoredApplication::from_der(&der)
+            .map_err(|e| CaError::Corrupt(format!("pending request: {e}")))?;
+        Ok(Application {
+            subject: s.subject,
+            alt: s
+                .alt
+                .map(|g| AltNames::from_general_names(&g))
+                .unwrap_or_default(),
+            public_key: s.public_key,
+        })
+    }
+}
+
 /// How a request earned its way in.
 #[derive(Debug, Clone)]
 pub enum Admission<'a> {
@@ -141,9 +220,9 @@ impl Policy {
     }
 
     /// Refuses a request outside the policy, naming what is wrong.
-    pub fn check(&self, req: &CertReq) -> Result<(), CaError> {
+    pub fn check(&self, app: &Application) -> Result<(), CaError> {
         for need in &self.required {
-            let present = req.info.subject.iter().any(|atav| {
+            let present = app.subject.iter().any(|atav| {
                 atav.oid == need.oid
                     && pki::name::value_text(&atav.value) == pki::name::value_text(&need.value)
             });
@@ -155,8 +234,7 @@ impl Policy {
             }
         }
         if !self.domains.is_empty() {
-            let alt = RequestInfo::of(req).alt.unwrap_or_default();
-            for dns in &alt.dns {
+            for dns in &app.alt.dns {
                 let dns = dns.to_ascii_lowercase();
                 let ok = self.domains.iter().any(|d| {
                     let d = d.to_ascii_lowercase();
@@ -188,6 +266,17 @@ pub struct Authority {
     hierarchy: Hierarchy,
     settings: Settings,
     state: StateFile,
+}
+
+fn key_algorithm(spki: &SubjectPublicKeyInfoOwned) -> Result<KeyAlgorithm, CaError> {
+    match pki::info::KeyDescription::of(spki).algorithm.as_str() {
+        "rsaEncryption" => Ok(KeyAlgorithm::Rsa),
+        "ecdsaEncryption" => Ok(KeyAlgorithm::Ecdsa),
+        "dsaEncryption" => Ok(KeyAlgorithm::Dsa),
+        other => Err(CaError::BadRequest(format!(
+            "the CA does not certify {other} keys"
+        ))),
+    }
 }
 
 fn secs(d: Duration) -> u64 {
@@ -276,18 +365,16 @@ impl Authority {
         self.state.read()
     }
 
-    /// Checks a request: its self-signature, a subject or SAN to certify,
-    /// and the CA's subject policy.
-    pub fn check_request(&self, req: &CertReq) -> Result<(), CaError> {
-        pki::verify::request(req)
-            .map_err(|e| CaError::BadRequest(format!("request signature: {e}")))?;
-        let info = RequestInfo::of(req);
-        if req.info.subject.is_empty() && info.alt.as_ref().is_none_or(|a| a.is_empty()) {
+    /// Checks an application: a subject or SAN to certify, a key the CA
+    /// certifies, and the CA's subject policy.
+    pub fn check(&self, app: &Application) -> Result<(), CaError> {
+        key_algorithm(&app.public_key)?;
+        if app.subject.is_empty() && app.alt.is_empty() {
             return Err(CaError::BadRequest(
                 "the request has neither a subject nor a subjectAltName".into(),
             ));
         }
-        self.settings.policy.check(req)
+        self.settings.policy.check(app)
     }
 
     /// Handles a new request under `transaction`, admitted by `admission`:
@@ -298,23 +385,23 @@ impl Authority {
     /// used up only by the request that gets through.
     pub fn request(
         &self,
-        req: &CertReq,
+        app: &Application,
         transaction: &str,
         admission: Admission<'_>,
         now: Duration,
     ) -> Result<Decision, CaError> {
-        self.check_request(req)?;
+        self.check(app)?;
         if let Admission::Renewal(old) = &admission {
-            self.check_renewal(req, old, now)?;
+            self.check_renewal(app, old, now)?;
         }
-        let der = req.to_der().map_err(|e| CaError::Internal(e.to_string()))?;
-        let subject = pki::name::subject_string(&req.info.subject);
+        let stored = app.to_stored()?;
+        let subject = pki::name::subject_string(&app.subject);
         let outcome = self.state.update(|st| {
             if let Some(serial) = st.transactions.get(transaction) {
                 return Ok(Outcome::Seen(serial.clone()));
             }
             if let Some(p) = st.pending.values().find(|p| p.transaction == transaction) {
-                if p.request != hex::encode(&der) {
+                if p.request != stored {
                     return Err(CaError::TransactionInUse(transaction.to_string()));
                 }
                 return Ok(Outcome::Held);
@@ -329,7 +416,7 @@ impl Authority {
                         id,
                         transaction: transaction.to_string(),
                         subject: subject.clone(),
-                        request: hex::encode(&der),
+                        request: stored.clone(),
                         received: secs(now),
                         state: PendingState::Waiting,
                     },
@@ -337,7 +424,7 @@ impl Authority {
                 tracing::info!(target: "ca", "request {id} (transaction {transaction}) held for approval");
                 return Ok(Outcome::Held);
             }
-            let cert = self.issue_locked(st, req, now)?;
+            let cert = self.issue_locked(st, app, now)?;
             st.transactions.insert(
                 transaction.to_string(),
                 serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
@@ -349,7 +436,7 @@ impl Authority {
             Outcome::Held | Outcome::Waiting(_) | Outcome::Rejected => self.poll(transaction, now),
             Outcome::Seen(serial) => {
                 let cert = self.certificate(&serial)?;
-                if cert.tbs_certificate().subject_public_key_info() != &req.info.public_key {
+                if cert.tbs_certificate().subject_public_key_info() != &app.public_key {
                     return Err(CaError::TransactionInUse(transaction.to_string()));
                 }
                 Ok(Decision::Issued(Box::new(cert)))
@@ -413,11 +500,18 @@ impl Authority {
 
     /// A renewal: `old` must be a certificate of this CA, valid now, and the
     /// request must keep its subject and subjectAltName.
-    fn check_renewal(&self, req: &CertReq, old: &Certificate, now: Duration) -> Result<(), CaError> {
+    fn check_renewal(
+        &self,
+        app: &Application,
+        old: &Certificate,
+        now: Duration,
+    ) -> Result<(), CaError> {
         let issuing = &self.hierarchy.issuing.cert;
         pki::verify::certificate(old, issuing.tbs_certificate().subject_public_key_info())
             .map_err(|_| {
-                CaError::BadRequest("the renewal is signed with a certificate this CA did not issue".into())
+                CaError::BadRequest(
+                    "the renewal is signed with a certificate this CA did not issue".into(),
+                )
             })?;
         let v = old.tbs_certificate().validity();
         if now < v.not_before.to_unix_duration() || now > v.not_after.to_unix_duration() {
@@ -425,10 +519,10 @@ impl Authority {
                 "the certificate signing the renewal is not valid now".into(),
             ));
         }
-        if old.tbs_certificate().subject() != &req.info.subject {
+        if old.tbs_certificate().subject() != &app.subject {
             return Err(CaError::BadRequest(format!(
                 "a renewal keeps the subject: the request asks for '{}', the certificate has '{}'",
-                pki::name::subject_string(&req.info.subject),
+                pki::name::subject_string(&app.subject),
                 pki::name::subject_string(old.tbs_certificate().subject())
             )));
         }
@@ -436,8 +530,9 @@ impl Authority {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let new_alt = RequestInfo::of(req).alt.unwrap_or_default();
-        if old_alt.dns != new_alt.dns || old_alt.email != new_alt.email || old_alt.ip != new_alt.ip {
+        let new_alt = &app.alt;
+        if old_alt.dns != new_alt.dns || old_alt.email != new_alt.email || old_alt.ip != new_alt.ip
+        {
             return Err(CaError::BadRequest(
                 "a renewal keeps the subjectAltName of the certificate it renews".into(),
             ));
@@ -487,11 +582,8 @@ impl Authority {
                 PendingState::Rejected => Ok(Outcome::Rejected),
                 PendingState::Issued { serial } => Ok(Outcome::Seen(serial.clone())),
                 PendingState::Approved => {
-                    let der =
-                        hex::decode(&p.request).map_err(|e| CaError::Corrupt(e.to_string()))?;
-                    let req =
-                        CertReq::from_der(&der).map_err(|e| CaError::Corrupt(e.to_string()))?;
-                    let cert = self.issue_locked(st, &req, now)?;
+                    let app = Application::from_stored(&p.request)?;
+                    let cert = self.issue_locked(st, &app, now)?;
                     let serial = serial_hex(cert.tbs_certificate().serial_number().as_bytes());
                     if let Some(p) = st.pending.get_mut(&p.id) {
                         p.state = PendingState::Issued { serial };
@@ -541,7 +633,9 @@ impl Authority {
     /// An issued certificate by serial (lowercase hex).
     pub fn certificate(&self, serial: &str) -> Result<Certificate, CaError> {
         if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(CaError::NotFound(format!("no certificate with serial '{serial}'")));
+            return Err(CaError::NotFound(format!(
+                "no certificate with serial '{serial}'"
+            )));
         }
         let path = self.dir.join("issued").join(format!("{serial}.pem"));
         let bytes = std::fs::read(&path).map_err(|e| CaError::io(&path, e))?;
@@ -549,30 +643,25 @@ impl Authority {
             .map_err(|e| CaError::Corrupt(format!("{}: {e}", path.display())))
     }
 
-    /// Issues a certificate for `req` now (no admission, no approval step).
-    pub fn issue(&self, req: &CertReq, now: Duration) -> Result<Certificate, CaError> {
-        self.check_request(req)?;
-        self.state.update(|st| self.issue_locked(st, req, now))
+    /// Issues a certificate for `app` now (no admission, no approval step).
+    pub fn issue(&self, app: &Application, now: Duration) -> Result<Certificate, CaError> {
+        self.check(app)?;
+        self.state.update(|st| self.issue_locked(st, app, now))
     }
 
     /// Issues under the state lock: picks an unused serial, writes the
     /// certificate file, then records it.
-    fn issue_locked(&self, st: &mut State, req: &CertReq, now: Duration) -> Result<Certificate, CaError> {
+    fn issue_locked(
+        &self,
+        st: &mut State,
+        app: &Application,
+        now: Duration,
+    ) -> Result<Certificate, CaError> {
         let issuing = &self.hierarchy.issuing;
-        let info = RequestInfo::of(req);
-        let key_algorithm = match pki::info::KeyDescription::of(&req.info.public_key)
-            .algorithm
-            .as_str()
-        {
-            "rsaEncryption" => KeyAlgorithm::Rsa,
-            "ecdsaEncryption" => KeyAlgorithm::Ecdsa,
-            "dsaEncryption" => KeyAlgorithm::Dsa,
-            other => return Err(CaError::BadRequest(format!("unsupported key {other}"))),
-        };
         let mut profile = CertProfile::end_entity(
-            req.info.subject.clone(),
-            info.alt.unwrap_or_default(),
-            key_algorithm,
+            app.subject.clone(),
+            app.alt.clone(),
+            key_algorithm(&app.public_key)?,
         );
         profile.alt.other.clear();
         profile.issuer = Some(issuing.cert.tbs_certificate().subject().clone());
@@ -598,7 +687,7 @@ impl Authority {
             profile,
             serial,
             validity,
-            req.info.public_key.clone(),
+            app.public_key.clone(),
             &issuing.key,
             HashAlg::Sha256,
         )?;

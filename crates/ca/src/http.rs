@@ -128,10 +128,9 @@ fn reply_to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() =
         hyper::StatusCode::from_u16(reply.status).unwrap_or(hyper::StatusCode::OK);
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(reply.content_type),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     response
 }
 
@@ -294,7 +293,10 @@ pub async fn serve(
     // Give open requests a moment to finish; idle keep-alive connections
     // are dropped.
     let drain = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
         tasks.abort_all();
     }
     Ok(())

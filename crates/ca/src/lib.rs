@@ -4,7 +4,12 @@
 //! The SCEP and CMP servers sit on top of [`authority::Authority`].
 
 pub mod authority;
+pub mod cmp;
 pub mod hierarchy;
+pub mod http;
+pub mod scep;
+pub mod server;
+pub mod service;
 pub mod state;
 
 use std::path::Path;

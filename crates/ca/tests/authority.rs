@@ -9,7 +9,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ca::CaError;
-use ca::authority::{Admission, Authority, Challenge, Decision, ID_KP_IPSEC_IKE, Settings};
+use ca::authority::{
+    Admission, Application, Authority, Challenge, Decision, ID_KP_IPSEC_IKE, Settings,
+};
 use ca::state::{PendingState, Reason, Status};
 use der::{Decode, Encode};
 use pki::altname::AltNames;
@@ -31,7 +33,11 @@ fn settings() -> Settings {
     }
 }
 
-fn csr(subject: &str, alt: &AltNames, alg: KeyAlgorithm, bits: u32) -> CertReq {
+fn csr(subject: &str, alt: &AltNames, alg: KeyAlgorithm, bits: u32) -> Application {
+    Application::from_csr(&csr_req(subject, alt, alg, bits)).unwrap()
+}
+
+fn csr_req(subject: &str, alt: &AltNames, alg: KeyAlgorithm, bits: u32) -> CertReq {
     let key = KeyPair::generate(KeySpec::new(alg, bits).unwrap()).unwrap();
     let name = pki::name::parse_subject(subject, "JN0").unwrap();
     pki::request::build(&key, name, alt, Some("pw"), HashAlg::Sha256).unwrap()
@@ -111,7 +117,8 @@ fn hierarchy_is_made_once_and_issues_for_ike() {
 fn serials_are_unique_and_bad_requests_refused() {
     let d = tempfile::tempdir().unwrap();
     let a = Authority::open(d.path(), settings(), NOW).unwrap();
-    let req = csr("CN=many", &AltNames::default(), KeyAlgorithm::Ecdsa, 256);
+    let raw = csr_req("CN=many", &AltNames::default(), KeyAlgorithm::Ecdsa, 256);
+    let req = Application::from_csr(&raw).unwrap();
     let mut serials = BTreeSet::new();
     for _ in 0..50 {
         let c = a.issue(&req, NOW).unwrap();
@@ -119,11 +126,15 @@ fn serials_are_unique_and_bad_requests_refused() {
     }
     assert_eq!(serials.len(), 50);
     // A request whose signature does not match its key.
-    let mut bad = req.clone();
+    let mut bad = raw.clone();
     let other = csr("CN=other", &AltNames::default(), KeyAlgorithm::Ecdsa, 256);
-    bad.info.public_key = other.info.public_key.clone();
-    let e = a.issue(&bad, NOW).unwrap_err().to_string();
+    bad.info.public_key = other.public_key.clone();
+    let e = Application::from_csr(&bad).unwrap_err().to_string();
     assert!(e.contains("request signature"), "{e}");
+    let e = Application::from_csr_der(&bad.to_der().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("signature does not verify"), "{e}");
     assert_eq!(a.state().unwrap().issued.len(), 50, "nothing issued for it");
 }
 
@@ -136,11 +147,17 @@ fn manual_approval_holds_then_issues_once() {
     };
     let a = Authority::open(d.path(), s, NOW).unwrap();
     let req = csr("CN=held", &alt(), KeyAlgorithm::Ecdsa, 256);
-    let Decision::Pending(id) = a.request(&req, "tx-1", Admission::Challenge(None), NOW).unwrap() else {
+    let Decision::Pending(id) = a
+        .request(&req, "tx-1", Admission::Challenge(None), NOW)
+        .unwrap()
+    else {
         panic!("not held")
     };
     // A retransmission of the same transaction is the same request.
-    let Decision::Pending(again) = a.request(&req, "tx-1", Admission::Challenge(None), NOW).unwrap() else {
+    let Decision::Pending(again) = a
+        .request(&req, "tx-1", Admission::Challenge(None), NOW)
+        .unwrap()
+    else {
         panic!("not held")
     };
     assert_eq!(id, again);
@@ -164,7 +181,10 @@ fn manual_approval_holds_then_issues_once() {
     );
     assert_eq!(a.state().unwrap().issued.len(), 1);
 
-    let Decision::Pending(id2) = a.request(&req, "tx-2", Admission::Challenge(None), NOW).unwrap() else {
+    let Decision::Pending(id2) = a
+        .request(&req, "tx-2", Admission::Challenge(None), NOW)
+        .unwrap()
+    else {
         panic!("not held")
     };
     a.reject(id2).unwrap();
@@ -307,9 +327,10 @@ fn openssl_available() -> bool {
     ok
 }
 
-fn keyed_csr(key: &KeyPair, subject: &str, alt: &AltNames, pw: Option<&str>) -> CertReq {
+fn keyed_csr(key: &KeyPair, subject: &str, alt: &AltNames, pw: Option<&str>) -> Application {
     let name = pki::name::parse_subject(subject, "JN0").unwrap();
-    pki::request::build(key, name, alt, pw, HashAlg::Sha256).unwrap()
+    Application::from_csr(&pki::request::build(key, name, alt, pw, HashAlg::Sha256).unwrap())
+        .unwrap()
 }
 
 fn issued(d: Decision) -> x509_cert::Certificate {
@@ -325,8 +346,14 @@ fn a_transaction_is_answered_once_and_not_reused() {
     let a = Authority::open(d.path(), settings(), NOW).unwrap();
     let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
     let req = keyed_csr(&key, "CN=r1", &alt(), None);
-    let first = issued(a.request(&req, "tx", Admission::Challenge(None), NOW).unwrap());
-    let again = issued(a.request(&req, "tx", Admission::Challenge(None), NOW).unwrap());
+    let first = issued(
+        a.request(&req, "tx", Admission::Challenge(None), NOW)
+            .unwrap(),
+    );
+    let again = issued(
+        a.request(&req, "tx", Admission::Challenge(None), NOW)
+            .unwrap(),
+    );
     assert_eq!(first, again, "a retransmission gets the same certificate");
     assert_eq!(a.state().unwrap().issued.len(), 1);
     let other = csr("CN=r2", &alt(), KeyAlgorithm::Ecdsa, 256);
@@ -350,9 +377,18 @@ fn challenge_passwords_reusable_and_one_time() {
             .unwrap_err();
         assert!(e.to_string().contains("challenge password"), "{e}");
     }
-    assert!(a.state().unwrap().issued.is_empty(), "nothing issued on a wrong password");
-    issued(a.request(&req, "t1", Admission::Challenge(Some("s3cret")), NOW).unwrap());
-    issued(a.request(&req, "t2", Admission::Challenge(Some("s3cret")), NOW).unwrap());
+    assert!(
+        a.state().unwrap().issued.is_empty(),
+        "nothing issued on a wrong password"
+    );
+    issued(
+        a.request(&req, "t1", Admission::Challenge(Some("s3cret")), NOW)
+            .unwrap(),
+    );
+    issued(
+        a.request(&req, "t2", Admission::Challenge(Some("s3cret")), NOW)
+            .unwrap(),
+    );
 
     let d = tempfile::tempdir().unwrap();
     let mut s = settings();
@@ -360,8 +396,14 @@ fn challenge_passwords_reusable_and_one_time() {
     let a = Authority::open(d.path(), s, NOW).unwrap();
     let pw = a.new_challenge(NOW).unwrap();
     let state = std::fs::read_to_string(d.path().join("state.json")).unwrap();
-    assert!(!state.contains(&pw), "only a hash of the password is stored");
-    issued(a.request(&req, "t1", Admission::Challenge(Some(&pw)), NOW).unwrap());
+    assert!(
+        !state.contains(&pw),
+        "only a hash of the password is stored"
+    );
+    issued(
+        a.request(&req, "t1", Admission::Challenge(Some(&pw)), NOW)
+            .unwrap(),
+    );
     let e = a
         .request(&req, "t2", Admission::Challenge(Some(&pw)), NOW)
         .unwrap_err();
@@ -375,21 +417,31 @@ fn subject_policy_and_renewal_rules() {
     s.policy.require("O=Example").unwrap();
     s.policy.domains = vec!["example.net".into()];
     let a = Authority::open(d.path(), s, NOW).unwrap();
-    let e = a.issue(&csr("CN=r1", &alt(), KeyAlgorithm::Ecdsa, 256), NOW).unwrap_err();
+    let e = a
+        .issue(&csr("CN=r1", &alt(), KeyAlgorithm::Ecdsa, 256), NOW)
+        .unwrap_err();
     assert!(e.to_string().contains("O=Example"), "{e}");
     let other_domain = AltNames {
         dns: vec!["r1.example.org".into()],
         ..AltNames::default()
     };
     let e = a
-        .issue(&csr("CN=r1,O=Example", &other_domain, KeyAlgorithm::Ecdsa, 256), NOW)
+        .issue(
+            &csr("CN=r1,O=Example", &other_domain, KeyAlgorithm::Ecdsa, 256),
+            NOW,
+        )
         .unwrap_err();
     assert!(e.to_string().contains("r1.example.org"), "{e}");
 
     let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
     let old = issued(
-        a.request(&keyed_csr(&key, "CN=r1,O=Example", &alt(), None), "t1", Admission::Challenge(None), NOW)
-            .unwrap(),
+        a.request(
+            &keyed_csr(&key, "CN=r1,O=Example", &alt(), None),
+            "t1",
+            Admission::Challenge(None),
+            NOW,
+        )
+        .unwrap(),
     );
     let new_key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
     let renewed = issued(
@@ -401,7 +453,10 @@ fn subject_policy_and_renewal_rules() {
         )
         .unwrap(),
     );
-    assert_eq!(renewed.tbs_certificate().subject(), old.tbs_certificate().subject());
+    assert_eq!(
+        renewed.tbs_certificate().subject(),
+        old.tbs_certificate().subject()
+    );
     let e = a
         .request(
             &keyed_csr(&new_key, "CN=r2,O=Example", &alt(), None),

@@ -17,5 +17,6 @@ pub mod name;
 pub mod profile;
 pub mod render;
 pub mod request;
+pub mod scep;
 pub mod store;
 pub mod verify;

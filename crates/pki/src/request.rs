@@ -67,8 +67,14 @@ mod tests {
     fn challenge_password_reads_back() {
         let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
         let name = crate::name::parse_subject("CN=r1", "S").unwrap();
-        let with = build(&key, name.clone(), &AltNames::default(), Some("s3cret"), HashAlg::Sha256)
-            .unwrap();
+        let with = build(
+            &key,
+            name.clone(),
+            &AltNames::default(),
+            Some("s3cret"),
+            HashAlg::Sha256,
+        )
+        .unwrap();
         assert_eq!(challenge_password(&with).unwrap().as_str(), "s3cret");
         let without = build(&key, name, &AltNames::default(), None, HashAlg::Sha256).unwrap();
         assert!(challenge_password(&without).is_none());

@@ -142,6 +142,36 @@ pub fn crl(crl: &CertificateList, issuer: &SubjectPublicKeyInfoOwned) -> Result<
     verify(issuer, &crl.signature_algorithm, &tbs, sig)
 }
 
+/// A signed structure with its signed part kept as sent.
+#[derive(der::Sequence)]
+struct SignedAsSent {
+    signed: der::asn1::Any,
+    algorithm: AlgorithmIdentifierOwned,
+    signature: der::asn1::BitString,
+}
+
+/// Decodes a DER PKCS#10 request and verifies its self-signature over the
+/// bytes as they were sent. A request whose attributes are not in DER
+/// order (strongSwan's `pki` puts extensionRequest before
+/// challengePassword) fails a check over a re-encoding but is signed
+/// correctly; this one accepts it.
+pub fn request_der(der: &[u8]) -> Result<CertReq, VerifyError> {
+    let req = CertReq::from_der(der)
+        .map_err(|e| VerifyError::Encoding(format!("not a PKCS#10 request: {e}")))?;
+    let raw = SignedAsSent::from_der(der)
+        .map_err(|e| VerifyError::Encoding(format!("not a PKCS#10 request: {e}")))?;
+    let signed = raw
+        .signed
+        .to_der()
+        .map_err(|e| VerifyError::Encoding(e.to_string()))?;
+    let sig = raw
+        .signature
+        .as_bytes()
+        .ok_or_else(|| VerifyError::Encoding("signature BIT STRING has unused bits".into()))?;
+    verify(&req.info.public_key, &raw.algorithm, &signed, sig)?;
+    Ok(req)
+}
+
 /// Verifies a PKCS#10 request's self-signature (proof of possession).
 pub fn request(req: &CertReq) -> Result<(), VerifyError> {
     let info = req
