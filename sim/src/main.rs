@@ -260,6 +260,7 @@ fn ca_serve(args: &ServeArgs) -> ExitCode {
             EnvFilter::try_from_env("MTSIM_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&io::stderr()))
         .init();
     let config = match serve_config(args) {
         Ok(c) => c,

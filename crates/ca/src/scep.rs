@@ -248,7 +248,12 @@ impl ScepServer {
                 self.certrep_success(ca, &incoming, &cert, cipher)
             }
             Ok((Decision::Pending(id), _)) => {
-                tracing::info!(target: "ca::scep", "transaction {} pending as request {id}", attrs.transaction_id);
+                tracing::info!(
+                    target: "ca::scep",
+                    "transaction {} ({}): PENDING as request {id}",
+                    attrs.transaction_id,
+                    attrs.message_type.name()
+                );
                 self.certrep(ca, attrs, incoming.digest, PkiStatus::Pending, None, None)
             }
             Ok((Decision::Rejected(why), _)) => self.certrep_failure(

@@ -125,3 +125,102 @@ pub fn peer_available(cmd: &str, args: &[&str], package: &str) -> bool {
     }
     ok
 }
+
+/// `mtsim ca serve` as a child process on a free loopback port; killed
+/// when dropped. Its log (stderr) is kept in `<dir>/serve.log`.
+pub struct CaProcess {
+    child: std::process::Child,
+    // Kept open: the server prints more lines after the first.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    /// The CA directory.
+    pub dir: PathBuf,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl CaProcess {
+    /// Starts `mtsim ca serve --dir DIR --listen 127.0.0.1:0 ARGS...`.
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let log = std::fs::File::create(dir.with_extension("log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mtsim"))
+            .args(["ca", "serve", "--dir"])
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("mtsim CA serving on http://")
+            .unwrap_or_else(|| panic!("unexpected first line from mtsim ca serve: {line:?}"))
+            .to_string();
+        CaProcess {
+            child,
+            _stdout: stdout,
+            dir: dir.to_path_buf(),
+            addr,
+        }
+    }
+
+    /// The SCEP URL.
+    pub fn scep_url(&self) -> String {
+        format!("http://{}/scep", self.addr)
+    }
+
+    /// The CMP URL.
+    pub fn cmp_url(&self) -> String {
+        format!("http://{}/pkix/", self.addr)
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
+    }
+
+    /// Runs `mtsim ca ARGS... --dir DIR` and returns its stdout.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let o = Command::new(env!("CARGO_BIN_EXE_mtsim"))
+            .arg("ca")
+            .args(args)
+            .arg("--dir")
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mtsim ca {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for CaProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command with a time limit (via coreutils `timeout`), in `cwd`;
+/// returns (success, stdout, stderr).
+pub fn run_peer(cwd: &Path, secs: u32, cmd: &str, args: &[&str]) -> (bool, String, String) {
+    let o = Command::new("timeout")
+        .arg(secs.to_string())
+        .arg(cmd)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
