@@ -15,6 +15,7 @@ pub mod key;
 pub mod manager;
 pub mod name;
 pub mod profile;
+pub mod cmp;
 pub mod render;
 pub mod request;
 pub mod scep;
