@@ -173,8 +173,12 @@ pub enum Admission<'a> {
     /// An enrollment with the challenge password it carries (if any),
     /// checked against [`Settings::challenge`].
     Challenge(Option<&'a str>),
-    /// A renewal signed with a certificate this CA issued.
+    /// A renewal signed with a certificate this CA issued: the new
+    /// certificate keeps its subject and subjectAltName.
     Renewal(&'a Certificate),
+    /// A request signed with a certificate this CA issued (CMP IR/CR under
+    /// signature protection): any subject the policy allows.
+    Holder(&'a Certificate),
     /// Authenticated by the protocol (a CMP shared secret or signature).
     Authenticated,
 }
@@ -391,8 +395,10 @@ impl Authority {
         now: Duration,
     ) -> Result<Decision, CaError> {
         self.check(app)?;
-        if let Admission::Renewal(old) = &admission {
-            self.check_renewal(app, old, now)?;
+        match &admission {
+            Admission::Renewal(old) => self.check_renewal(app, old, now)?,
+            Admission::Holder(cert) => self.check_ours(cert, now)?,
+            _ => {}
         }
         let stored = app.to_stored()?;
         let subject = pki::name::subject_string(&app.subject);
@@ -454,15 +460,15 @@ impl Authority {
     ) -> Result<(), CaError> {
         match admission {
             Admission::Authenticated => Ok(()),
-            Admission::Renewal(old) => {
+            Admission::Renewal(old) | Admission::Holder(old) => {
                 let serial = serial_hex(old.tbs_certificate().serial_number().as_bytes());
                 match st.issued.get(&serial).map(|r| &r.status) {
                     Some(Status::Valid) => Ok(()),
                     Some(Status::Revoked { .. }) => Err(CaError::BadRequest(format!(
-                        "renewal signed with certificate {serial}, which is revoked"
+                        "signed with certificate {serial}, which is revoked"
                     ))),
                     None => Err(CaError::BadRequest(format!(
-                        "renewal signed with certificate {serial}, which this CA did not issue"
+                        "signed with certificate {serial}, which this CA did not issue"
                     ))),
                 }
             }
@@ -506,19 +512,7 @@ impl Authority {
         old: &Certificate,
         now: Duration,
     ) -> Result<(), CaError> {
-        let issuing = &self.hierarchy.issuing.cert;
-        pki::verify::certificate(old, issuing.tbs_certificate().subject_public_key_info())
-            .map_err(|_| {
-                CaError::BadRequest(
-                    "the renewal is signed with a certificate this CA did not issue".into(),
-                )
-            })?;
-        let v = old.tbs_certificate().validity();
-        if now < v.not_before.to_unix_duration() || now > v.not_after.to_unix_duration() {
-            return Err(CaError::BadRequest(
-                "the certificate signing the renewal is not valid now".into(),
-            ));
-        }
+        self.check_ours(old, now)?;
         if old.tbs_certificate().subject() != &app.subject {
             return Err(CaError::BadRequest(format!(
                 "a renewal keeps the subject: the request asks for '{}', the certificate has '{}'",
@@ -535,6 +529,25 @@ impl Authority {
         {
             return Err(CaError::BadRequest(
                 "a renewal keeps the subjectAltName of the certificate it renews".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `cert` must be a certificate of this CA, valid now (revocation is
+    /// checked under the state lock).
+    fn check_ours(&self, cert: &Certificate, now: Duration) -> Result<(), CaError> {
+        let issuing = &self.hierarchy.issuing.cert;
+        pki::verify::certificate(cert, issuing.tbs_certificate().subject_public_key_info())
+            .map_err(|_| {
+                CaError::BadRequest(
+                    "the request is signed with a certificate this CA did not issue".into(),
+                )
+            })?;
+        let v = cert.tbs_certificate().validity();
+        if now < v.not_before.to_unix_duration() || now > v.not_after.to_unix_duration() {
+            return Err(CaError::BadRequest(
+                "the certificate signing the request is not valid now".into(),
             ));
         }
         Ok(())
