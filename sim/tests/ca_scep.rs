@@ -11,7 +11,6 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use support::{CaProcess, peer_available, run_peer};
 
@@ -158,6 +157,18 @@ fn micromdm_scepclient_enrolls_and_a_wrong_challenge_is_refused() {
     );
 }
 
+/// Waits (up to 30 s: a peer process is polling) until the CA holds a
+/// request.
+fn wait_for_pending(ca: &CaProcess) {
+    for _ in 0..300 {
+        if ca.admin(&["list"]).contains("waiting") {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no pending request:\n{}", ca.log());
+}
+
 /// Runs `pki --scep`; returns (success, the certificate PEM on stdout, stderr).
 fn pki_scep(cwd: &Path, url: &str, extra: &[&str]) -> (bool, String, String) {
     let mut args = vec![
@@ -241,19 +252,7 @@ fn strongswan_pki_enrolls_after_approval_and_renews() {
             ],
         )
     });
-    let start = Instant::now();
-    loop {
-        let listing = ca.admin(&["list"]);
-        if listing.contains("waiting") {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no pending request:\n{listing}\n{}",
-            ca.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_pending(&ca);
     assert!(ca.admin(&["approve", "1"]).contains("approved"));
     let (ok, pem, err) = client.join().unwrap();
     assert!(ok, "pki --scep after approval:\n{err}\n{}", ca.log());
@@ -319,15 +318,7 @@ fn strongswan_pki_enrolls_after_approval_and_renews() {
             ],
         )
     });
-    let start = Instant::now();
-    while !ca.admin(&["list"]).contains("waiting") {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "no renewal request:\n{}",
-            ca.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_pending(&ca);
     ca.admin(&["approve", "2"]);
     let (ok, pem, err) = client.join().unwrap();
     assert!(ok, "pki --scep renewal:\n{err}\n{}", ca.log());
