@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use ca::authority::{Application, Challenge, Settings};
 use ca::server::ServeConfig;
-use client::{ScepIdentity, cmp_ir, http};
+use client::{Batch, http};
 use pki::key::{HashAlg, KeyAlgorithm, KeyPair, KeySpec};
-use pki::scep::{ContentCipher, PkiStatus};
+use pki::scep::PkiStatus;
 use simclock::Clock;
 
 const NOW: Duration = Duration::from_secs(1_795_000_000);
@@ -51,45 +51,17 @@ fn main() {
     .unwrap();
     let addr = ca.addr();
     let ca_cert = ca.authority().hierarchy().issuing.cert.clone();
-    let ca_subject = ca_cert.tbs_certificate().subject().clone();
 
     // Client material is made before the clocks start: key generation is
     // the client's cost, not the CA's.
-    let ids: Vec<ScepIdentity> = (0..4).map(|_| ScepIdentity::new(2048)).collect();
-    let ec: Vec<KeyPair> = (0..8)
-        .map(|_| KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap())
-        .collect();
+    let Batch { scep, cmp, .. } = Batch::new(&ca_cert, n, NOW.as_secs());
+    let ec = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
     let apps: Vec<Application> = (0..n)
         .map(|i| {
-            let key = &ec[i % ec.len()];
             let name = pki::name::parse_subject(&format!("CN=base{i}"), "").unwrap();
-            let csr = pki::request::build(key, name, &Default::default(), None, HashAlg::Sha256)
-                .unwrap();
+            let csr =
+                pki::request::build(&ec, name, &Default::default(), None, HashAlg::Sha256).unwrap();
             Application::from_csr(&csr).unwrap()
-        })
-        .collect();
-    let scep: Vec<Vec<u8>> = (0..n)
-        .map(|i| {
-            ids[i % ids.len()].pkcs_req(
-                &ca_cert,
-                &format!("CN=scep{i}"),
-                Some("pw"),
-                &format!("T{i}"),
-                ContentCipher::Aes128,
-                HashAlg::Sha256,
-            )
-        })
-        .collect();
-    let cmp: Vec<Vec<u8>> = (0..n)
-        .map(|i| {
-            cmp_ir(
-                &ec[i % ec.len()],
-                &format!("CN=cmp{i}"),
-                "3078",
-                b"1234-5678",
-                &ca_subject,
-                NOW.as_secs(),
-            )
         })
         .collect();
 
@@ -119,7 +91,11 @@ fn main() {
             (t.elapsed(), bodies)
         })
     };
-    let (scep_time, bodies) = run(scep, "/scep?operation=PKIOperation", "application/x-pki-message");
+    let (scep_time, bodies) = run(
+        scep,
+        "/scep?operation=PKIOperation",
+        "application/x-pki-message",
+    );
     for (i, b) in bodies.iter().enumerate() {
         // Which identity made it does not matter for the status.
         let m = pki::scep::open(b, std::slice::from_ref(&ca_cert)).unwrap();
@@ -128,7 +104,11 @@ fn main() {
     let (cmp_time, bodies) = run(cmp, "/pkix/", "application/pkixcmp");
     for b in &bodies {
         let ip = pki::cmp::decode(b).unwrap();
-        assert!(ip.body.cert_response().unwrap().response[0].certificate().is_some());
+        assert!(
+            ip.body.cert_response().unwrap().response[0]
+                .certificate()
+                .is_some()
+        );
     }
     let scep_rate = n as f64 / scep_time.as_secs_f64();
     let cmp_rate = n as f64 / cmp_time.as_secs_f64();

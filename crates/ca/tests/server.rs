@@ -17,7 +17,7 @@ use base64::Engine;
 use ca::authority::{Challenge, Settings};
 use ca::scep::{CapsPreset, ScepSettings};
 use ca::server::{RunningCa, ServeConfig};
-use client::{ScepIdentity, cmp_cert_conf, cmp_ir, http};
+use client::{Batch, ScepIdentity, cmp_cert_conf, cmp_ir, http};
 use pki::cmp::{FailureInfo, PkiBody};
 use pki::key::{HashAlg, KeyAlgorithm, KeyPair, KeySpec};
 use pki::scep::{ContentCipher, FailInfo, MessageType, PkiStatus};
@@ -540,39 +540,13 @@ fn hundreds_of_concurrent_enrollments_get_unique_serials() {
     const SCEP: usize = 150;
     const CMP: usize = 150;
     let rt = rt();
-    let ids: Vec<ScepIdentity> = (0..4).map(|_| ScepIdentity::new(2048)).collect();
-    let keys: Vec<KeyPair> = (0..8)
-        .map(|_| KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap())
-        .collect();
     let d = tempfile::tempdir().unwrap();
     let ca = start(d.path(), config(ScepSettings::default()));
     let addr = ca.addr();
     let ca_cert = issuing(&ca);
-    let ca_subject = ca_cert.tbs_certificate().subject().clone();
-    let scep_msgs: Vec<Vec<u8>> = (0..SCEP)
-        .map(|i| {
-            ids[i % ids.len()].pkcs_req(
-                &ca_cert,
-                &format!("CN=scep{i}"),
-                Some("pw"),
-                &format!("T{i}"),
-                ContentCipher::Aes128,
-                HashAlg::Sha256,
-            )
-        })
-        .collect();
-    let cmp_msgs: Vec<Vec<u8>> = (0..CMP)
-        .map(|i| {
-            cmp_ir(
-                &keys[i % keys.len()],
-                &format!("CN=cmp{i}"),
-                "3078",
-                b"1234-5678",
-                &ca_subject,
-                NOW.as_secs(),
-            )
-        })
-        .collect();
+    let Batch { ids, scep, cmp } = Batch::new(&ca_cert, SCEP.max(CMP), NOW.as_secs());
+    let scep_msgs = scep.into_iter().take(SCEP);
+    let cmp_msgs = cmp.into_iter().take(CMP);
     let serials: Vec<String> = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, m) in scep_msgs.into_iter().enumerate() {

@@ -178,6 +178,18 @@ impl HashAlg {
             HashAlg::Sha512 => rfc5912::ID_SHA_512,
         }
     }
+
+    /// The hash an OID names (`None` for a hash this crate does not do).
+    pub fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
+        [
+            HashAlg::Sha1,
+            HashAlg::Sha256,
+            HashAlg::Sha384,
+            HashAlg::Sha512,
+        ]
+        .into_iter()
+        .find(|h| h.oid() == *oid)
+    }
 }
 
 /// Why a key operation failed.

@@ -216,3 +216,48 @@ pub fn cmp_cert_conf(
     .to_der()
     .unwrap()
 }
+
+/// Many clients' worth of requests, made up front (key generation is the
+/// clients' cost, not the CA's): `n` SCEP PKCSReqs (challenge "pw") from a
+/// few RSA identities and `n` CMP IRs (secret 3078=1234-5678) from a few
+/// P-256 keys, each with its own subject and transaction.
+pub struct Batch {
+    pub ids: Vec<ScepIdentity>,
+    pub scep: Vec<Vec<u8>>,
+    pub cmp: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    pub fn new(ca: &Certificate, n: usize, now: u64) -> Self {
+        let ids: Vec<ScepIdentity> = (0..4).map(|_| ScepIdentity::new(2048)).collect();
+        let keys: Vec<KeyPair> = (0..8)
+            .map(|_| KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap())
+            .collect();
+        let ca_subject = ca.tbs_certificate().subject();
+        let scep = (0..n)
+            .map(|i| {
+                ids[i % ids.len()].pkcs_req(
+                    ca,
+                    &format!("CN=scep{i}"),
+                    Some("pw"),
+                    &format!("T{i}"),
+                    ContentCipher::Aes128,
+                    HashAlg::Sha256,
+                )
+            })
+            .collect();
+        let cmp = (0..n)
+            .map(|i| {
+                cmp_ir(
+                    &keys[i % keys.len()],
+                    &format!("CN=cmp{i}"),
+                    "3078",
+                    b"1234-5678",
+                    ca_subject,
+                    now,
+                )
+            })
+            .collect();
+        Batch { ids, scep, cmp }
+    }
+}

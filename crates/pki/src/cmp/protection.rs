@@ -170,16 +170,6 @@ fn hash_oid(h: HashAlg) -> ObjectIdentifier {
     h.oid()
 }
 
-fn hash_from_oid(oid: &ObjectIdentifier) -> Option<HashAlg> {
-    [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ]
-    .into_iter()
-    .find(|h| h.oid() == *oid)
-}
 
 fn hmac_oid(h: HashAlg) -> ObjectIdentifier {
     match h {
@@ -254,7 +244,7 @@ pub fn pbm_mac(params: &PbmParameter, secret: &[u8], data: &[u8]) -> Result<Vec<
     if params.iteration_count == 0 || params.iteration_count > MAX_PBM_ITERATIONS {
         return Err(CmpError::IterationCount(params.iteration_count));
     }
-    let owf = hash_from_oid(&params.owf.oid)
+    let owf = HashAlg::from_oid(&params.owf.oid)
         .ok_or_else(|| CmpError::UnsupportedAlgorithm(format!("PBM owf {}", params.owf.oid)))?;
     no_params(&params.owf, "owf")?;
     let mac = hmac_from_oid(&params.mac.oid)

@@ -456,15 +456,7 @@ fn attribute(oid: ObjectIdentifier, value: Any) -> Result<Attribute, ScepError> 
 
 /// The hash of a digestAlgorithm OID.
 fn hash_of(oid: &ObjectIdentifier) -> Result<HashAlg, ScepError> {
-    [
-        HashAlg::Sha1,
-        HashAlg::Sha256,
-        HashAlg::Sha384,
-        HashAlg::Sha512,
-    ]
-    .into_iter()
-    .find(|h| h.oid() == *oid)
-    .ok_or_else(|| ScepError::UnsupportedDigest(oid_name(oid)))
+    HashAlg::from_oid(oid).ok_or_else(|| ScepError::UnsupportedDigest(oid_name(oid)))
 }
 
 /// A CMS SignerInfo may name plain `rsaEncryption` and leave the hash to
