@@ -6,6 +6,7 @@
 //! The crate is sans-CLI: the router wires its operations to commands.
 
 pub mod altname;
+pub mod cmp;
 pub mod encoding;
 pub mod fingerprint;
 pub mod id;
@@ -15,7 +16,6 @@ pub mod key;
 pub mod manager;
 pub mod name;
 pub mod profile;
-pub mod cmp;
 pub mod render;
 pub mod request;
 pub mod scep;

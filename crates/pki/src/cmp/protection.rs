@@ -170,7 +170,6 @@ fn hash_oid(h: HashAlg) -> ObjectIdentifier {
     h.oid()
 }
 
-
 fn hmac_oid(h: HashAlg) -> ObjectIdentifier {
     match h {
         HashAlg::Sha1 => ID_HMAC_SHA1,
