@@ -20,4 +20,6 @@ pub mod render;
 pub mod request;
 pub mod scep;
 pub mod store;
+#[cfg(test)]
+mod testdata;
 pub mod verify;

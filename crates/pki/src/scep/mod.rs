@@ -774,25 +774,32 @@ pub(crate) mod tests {
         );
     }
 
-    // The micromdm/scep test vectors (MIT licence): a PKCSReq made by the
-    // micromdm client and a CertRep from its server.
-    const MICROMDM_PKCSREQ: &[u8] =
-        include_bytes!("../../../../../shared/suites/scep-cmp/micromdm-scep-testdata/PKCSReq.der");
-    const MICROMDM_CERTREP: &[u8] = include_bytes!(
-        "../../../../../shared/suites/scep-cmp/micromdm-scep-testdata/hist-CertRep.der"
-    );
-    const MICROMDM_CERTREP_NO_SIGNER_CERT: &[u8] = include_bytes!(
-        "../../../../../shared/suites/scep-cmp/micromdm-scep-testdata/hist-CertRep_NoCertificatesForSigners.der"
-    );
-    const MICROMDM_CA_CERT: &[u8] = include_bytes!(
-        "../../../../../shared/suites/scep-cmp/micromdm-scep-testdata/testca/ca.crt"
-    );
-    const MICROMDM_CA_KEY: &str =
-        include_str!("../../../../../shared/suites/scep-cmp/micromdm-scep-testdata/testca/ca.key");
+    /// The micromdm/scep test vectors (MIT licence): a PKCSReq made by the
+    /// micromdm client, CertReps from its server and another CA, and the
+    /// test CA. Read at run time from the conformance suites.
+    struct Micromdm {
+        pkcsreq: Vec<u8>,
+        certrep: Vec<u8>,
+        certrep_no_signer_cert: Vec<u8>,
+        ca_cert: Vec<u8>,
+        ca_key: String,
+    }
+
+    fn micromdm() -> Option<Micromdm> {
+        let dir = crate::testdata::suite("scep-cmp/micromdm-scep-testdata")?;
+        let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+        Some(Micromdm {
+            pkcsreq: read("PKCSReq.der"),
+            certrep: read("hist-CertRep.der"),
+            certrep_no_signer_cert: read("hist-CertRep_NoCertificatesForSigners.der"),
+            ca_cert: read("testca/ca.crt"),
+            ca_key: String::from_utf8(read("testca/ca.key")).unwrap(),
+        })
+    }
 
     /// The micromdm test CA key: a traditional OpenSSL PEM encrypted with
     /// DES-EDE3-CBC under the empty password (EVP_BytesToKey with MD5).
-    fn micromdm_ca_key() -> KeyPair {
+    fn micromdm_ca_key(m: &Micromdm) -> KeyPair {
         use cbc::cipher::block_padding::Pkcs7;
         use cbc::cipher::{BlockModeDecrypt, KeyIvInit};
         use md5::{Digest, Md5};
@@ -800,7 +807,7 @@ pub(crate) mod tests {
         let mut iv = None;
         let mut body = String::new();
         let mut in_body = false;
-        for line in MICROMDM_CA_KEY.lines() {
+        for line in m.ca_key.lines() {
             if let Some(rest) = line.strip_prefix("DEK-Info: DES-EDE3-CBC,") {
                 iv = Some(hex::decode(rest.trim()).unwrap());
             } else if line.starts_with("-----END") {
@@ -828,13 +835,14 @@ pub(crate) mod tests {
         KeyPair::from_bytes(&pkcs1).unwrap()
     }
 
-    fn micromdm_ca_cert() -> Certificate {
-        crate::encoding::certificate(MICROMDM_CA_CERT).unwrap()
+    fn micromdm_ca_cert(m: &Micromdm) -> Certificate {
+        crate::encoding::certificate(&m.ca_cert).unwrap()
     }
 
     #[test]
     fn micromdm_pkcsreq_opens_and_decrypts() {
-        let msg = open(MICROMDM_PKCSREQ, &[]).unwrap();
+        let Some(m) = micromdm() else { return };
+        let msg = open(&m.pkcsreq, &[]).unwrap();
         assert_eq!(msg.attributes.message_type, MessageType::PkcsReq);
         assert_eq!(
             msg.attributes.transaction_id,
@@ -849,9 +857,13 @@ pub(crate) mod tests {
             Some("MDM SCEP SIGNER")
         );
 
-        let ca_cert = micromdm_ca_cert();
-        let opened =
-            open_envelope(msg.content.as_ref().unwrap(), &micromdm_ca_key(), &ca_cert).unwrap();
+        let ca_cert = micromdm_ca_cert(&m);
+        let opened = open_envelope(
+            msg.content.as_ref().unwrap(),
+            &micromdm_ca_key(&m),
+            &ca_cert,
+        )
+        .unwrap();
         assert_eq!(opened.cipher, ContentCipher::TripleDes);
         // The request inside is the micromdm client's, with the quirk of
         // PKCS#10 version 2 (v1 = 0 is the only version): x509-cert rejects
@@ -869,15 +881,16 @@ pub(crate) mod tests {
 
         // The attributes alone read the same.
         assert_eq!(
-            open_unverified_attributes(MICROMDM_PKCSREQ).unwrap(),
+            open_unverified_attributes(&m.pkcsreq).unwrap(),
             msg.attributes
         );
     }
 
     #[test]
     fn micromdm_certrep_opens() {
-        let ca_cert = micromdm_ca_cert();
-        let msg = open(MICROMDM_CERTREP, std::slice::from_ref(&ca_cert)).unwrap();
+        let Some(m) = micromdm() else { return };
+        let ca_cert = micromdm_ca_cert(&m);
+        let msg = open(&m.certrep, std::slice::from_ref(&ca_cert)).unwrap();
         assert_eq!(msg.attributes.message_type, MessageType::CertRep);
         assert_eq!(msg.attributes.status, Some(PkiStatus::Success));
         assert_eq!(
@@ -888,13 +901,17 @@ pub(crate) mod tests {
         assert_eq!(msg.signer, ca_cert);
         assert_eq!(msg.certificates.len(), 2);
         // Untrusted, the CA certificate in the message still names the signer.
-        assert!(!open(MICROMDM_CERTREP, &[]).unwrap().signer_trusted);
+        assert!(!open(&m.certrep, &[]).unwrap().signer_trusted);
 
         // The envelope (DES, Go's constructed [0] encryptedContent) is for
         // the requester's key, which the test data does not include: it
         // parses as far as the key transport.
-        let e =
-            open_envelope(msg.content.as_ref().unwrap(), &micromdm_ca_key(), &ca_cert).unwrap_err();
+        let e = open_envelope(
+            msg.content.as_ref().unwrap(),
+            &micromdm_ca_key(&m),
+            &ca_cert,
+        )
+        .unwrap_err();
         assert!(
             matches!(
                 e,
@@ -907,11 +924,11 @@ pub(crate) mod tests {
 
         // A CertRep from another CA (an NDES) without its signer's
         // certificate: the signer is not found, the attributes still read.
-        let e = open(MICROMDM_CERTREP_NO_SIGNER_CERT, &[ca_cert]).unwrap_err();
+        let e = open(&m.certrep_no_signer_cert, &[ca_cert]).unwrap_err();
         assert!(matches!(e, ScepError::SignerNotFound(_)), "{e}");
         assert!(e.to_string().contains("CN=example-CERT-PROV-CA"), "{e}");
         assert_eq!(e.fail_info(), FailInfo::BadMessageCheck);
-        let attrs = open_unverified_attributes(MICROMDM_CERTREP_NO_SIGNER_CERT).unwrap();
+        let attrs = open_unverified_attributes(&m.certrep_no_signer_cert).unwrap();
         assert_eq!(attrs.message_type, MessageType::CertRep);
         assert_eq!(attrs.status, Some(PkiStatus::Success));
         assert_eq!(attrs.transaction_id, "HVvzN0228V+AW+dUuDe8OPyDXD0=");
