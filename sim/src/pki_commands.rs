@@ -358,6 +358,67 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         ss,
         handler(generate_self_signed),
     )?;
+    t.help(
+        Op,
+        "request security pki local-certificate enroll",
+        "Enroll a local certificate online",
+    );
+    let mut enroll = vec![profile().required(), id().required()];
+    enroll.extend(subject_params());
+    enroll.extend([
+        Param::keyword(
+            "challenge-password",
+            ArgType::Text,
+            "Challenge password the CA asks for",
+        ),
+        Param::keyword(
+            "scep-encryption-algorithm",
+            ArgType::Choice(&["des", "des3", "aes128", "aes256"]),
+            "Envelope cipher (default: the strongest the CA offers)",
+        ),
+        Param::keyword(
+            "scep-digest-algorithm",
+            ArgType::Choice(&["md5", "sha1", "sha256", "sha384", "sha512"]),
+            "Digest (default: the strongest the CA offers)",
+        ),
+    ]);
+    t.register(
+        Op,
+        "request security pki local-certificate enroll scep",
+        "Enroll a local certificate with SCEP",
+        enroll,
+        handler(enroll_local_scep),
+    )?;
+    t.help(
+        Op,
+        "request security pki local-certificate re-enroll",
+        "Renew a local certificate online",
+    );
+    t.register(
+        Op,
+        "request security pki local-certificate re-enroll scep",
+        "Renew a local certificate with SCEP (RenewalReq, or a PKCSReq signed with it)",
+        vec![
+            profile().required(),
+            id().required(),
+            Param::keyword(
+                "challenge-password",
+                ArgType::Text,
+                "Challenge password the CA asks for",
+            ),
+            Param::keyword(
+                "scep-encryption-algorithm",
+                ArgType::Choice(&["des", "des3", "aes128", "aes256"]),
+                "Envelope cipher (default: the strongest the CA offers)",
+            ),
+            Param::keyword(
+                "scep-digest-algorithm",
+                ArgType::Choice(&["md5", "sha1", "sha256", "sha384", "sha512"]),
+                "Digest (default: the strongest the CA offers)",
+            ),
+        ],
+        handler(reenroll_local_scep),
+    )?;
     t.register(
         Op,
         "request security pki local-certificate load",
@@ -412,6 +473,42 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
             Param::flag("force", "Load without asking for confirmation"),
         ],
         handler(load_ca),
+    )?;
+    t.register(
+        Op,
+        "request security pki ca-certificate enroll",
+        "Obtain the CA certificate from the CA with SCEP",
+        vec![
+            profile().required(),
+            Param::flag("force", "Load without asking for confirmation"),
+        ],
+        handler(enroll_ca),
+    )?;
+    t.help(
+        Op,
+        "request security certificate",
+        "Certificate requests (ES PIC)",
+    );
+    t.register(
+        Op,
+        "request security certificate enroll",
+        "Obtain a CA certificate with SCEP and write it to a file (ES PIC)",
+        vec![
+            file().required(),
+            Param::keyword("ca-name", ArgType::Text, "CA identity sent to the CA").required(),
+            Param::keyword("url", ArgType::Text, "SCEP URL of the CA").required(),
+            Param::keyword(
+                "ca-file",
+                ArgType::Word,
+                "Also load it as the CA certificate of this CA profile",
+            ),
+            Param::keyword(
+                "encoding",
+                ArgType::Choice(&["binary", "pem"]),
+                "File encoding (default binary)",
+            ),
+        ],
+        handler(legacy_enroll_ca),
     )?;
     let mut lv = vec![profile()];
     lv.extend(level());
@@ -745,8 +842,15 @@ fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Resul
             )
         })
         .collect();
+    let enrollments: Vec<crate::enroll::Record> = pki
+        .enrollments()
+        .values()
+        .filter_map(|b| crate::enroll::Record::from_json(b).ok())
+        .filter(|r| only.is_none_or(|o| o == r.cert_id))
+        .collect();
     if let Some(o) = only
         && infos.is_empty()
+        && enrollments.is_empty()
     {
         return Err(CommandError::failed(format!(
             "certificate-id {o} not found in local database"
@@ -771,6 +875,9 @@ fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Resul
         print_json(t, &render::local_certificates_json(&rows, level_of(inv)));
     } else {
         t.print(&render::local_certificates(&rows, level_of(inv)));
+        for r in &enrollments {
+            t.print(&crate::enroll::describe(r));
+        }
     }
     Ok(())
 }
@@ -899,4 +1006,203 @@ fn clear_crl(s: &mut Session, inv: &Invocation, _t: &mut dyn Terminal) -> Result
     };
     s.shared.pki().clear_crl(which).map_err(failed)?;
     Ok(())
+}
+
+fn failed_text(e: impl std::fmt::Display) -> CommandError {
+    CommandError::failed(e.to_string())
+}
+
+/// The enrollment URL and CA identity of a configured profile.
+fn enrollment_target(s: &Session, profile: &str) -> Result<(String, String)> {
+    let pki = s.shared.pki();
+    let p = pki
+        .profile(profile)
+        .ok_or_else(|| failed(PkiError::ProfileNotConfigured(profile.to_string())))?;
+    let url = p.enrollment_url.clone().ok_or_else(|| {
+        CommandError::failed(format!("CA profile {profile} has no enrollment url"))
+    })?;
+    Ok((url, p.ca_identity.clone()))
+}
+
+fn fingerprint_lines(cert: &x509_cert::Certificate) -> String {
+    render::fingerprint_block(&Fingerprints::of(&certificate_der(cert)))
+}
+
+fn enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let (url, ident) = enrollment_target(s, &profile)?;
+    let chain = crate::enroll::get_ca_cert(&url, &ident).map_err(failed_text)?;
+    if chain.ra.is_empty() {
+        t.print(&fingerprint_lines(&chain.ca));
+    } else {
+        t.print("Received following certificates:\n");
+        for c in chain.ra.iter().chain(std::iter::once(&chain.ca)) {
+            t.print(&format!(
+                "Certificate: {}\n",
+                pki::name::subject_string(c.tbs_certificate().subject())
+            ));
+            t.print(&fingerprint_lines(c));
+        }
+    }
+    if !inv.flag("force") && !confirm(t, "Do you want to load the above CA certificate ?", false) {
+        return Err(CommandError::Reported("CA certificate not loaded\n".into()));
+    }
+    s.shared
+        .pki()
+        .store_ca_chain(&profile, &chain.ca, &chain.ra)
+        .map_err(failed)?;
+    tracing::info!(target: "pki", "CA certificate for profile {profile} enrolled from {url}");
+    t.print(&format!(
+        "CA certificate for profile {profile} loaded successfully\n"
+    ));
+    Ok(())
+}
+
+fn legacy_enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let url = inv.text("url").unwrap_or_default();
+    let ident = inv.text("ca-name").unwrap_or_default();
+    let chain = crate::enroll::get_ca_cert(url, ident).map_err(failed_text)?;
+    let der = certificate_der(&chain.ca);
+    let bytes = match inv.text("encoding") {
+        Some("pem") => encoding::pem("CERTIFICATE", &der).into_bytes(),
+        _ => der,
+    };
+    let path = operator_path(s, inv.text("filename").unwrap_or_default());
+    t.print(&fingerprint_lines(&chain.ca));
+    if let Some(profile) = inv.text("ca-file") {
+        s.shared
+            .pki()
+            .store_ca_chain(profile, &chain.ca, &chain.ra)
+            .map_err(failed)?;
+    }
+    pki::store::write_atomic(&path, &bytes)
+        .map_err(|e| CommandError::failed(format!("cannot write {}: {e}", path.display())))?;
+    t.print(&format!(
+        "CA certificate {} written to {}\n",
+        pki::name::subject_string(chain.ca.tbs_certificate().subject()),
+        path.display()
+    ));
+    Ok(())
+}
+
+fn enroll_local_scep(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let alt = alt_names(inv);
+    if alt.dns.is_empty() && alt.email.is_empty() && alt.ip.is_empty() {
+        return Err(CommandError::failed(
+            "at least one of domain-name, email or ip-address is required",
+        ));
+    }
+    let (url, _) = enrollment_target(s, &profile)?;
+    {
+        let pki = s.shared.pki();
+        pki::name::parse_subject(&subject, pki.chassis_serial())
+            .map_err(|e| CommandError::failed(format!("subject: {e}")))?;
+        let key = pki
+            .key_pairs()
+            .get(&id)
+            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
+        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
+            return Err(CommandError::failed(format!(
+                "ECDSA Keypair not supported with SCEP for cert_id {id}"
+            )));
+        }
+        if !pki.ca_certificates().contains_key(&profile) {
+            return Err(CommandError::failed(format!(
+                "CA certificate for profile {profile} doesn't exist; enroll it first (request security pki ca-certificate enroll ca-profile {profile})"
+            )));
+        }
+        if pki.local_certificates().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "Local certificate {id} already exists"
+            )));
+        }
+        if pki.enrollments().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "an enrollment of certificate-id {id} is already in progress"
+            )));
+        }
+    }
+    start_enrollment(
+        s,
+        t,
+        &crate::enroll::Request {
+            cert_id: &id,
+            profile: &profile,
+            url: &url,
+            subject: &subject,
+            alt: &alt,
+            challenge: inv.text("challenge-password"),
+            cipher: inv.text("scep-encryption-algorithm"),
+            digest: inv.text("scep-digest-algorithm"),
+            renewal: false,
+        },
+    )?;
+    t.print("Certificate enrollment has started. To see the certificate enrollment status, check the PKI log file at /var/log/pkid.\n");
+    Ok(())
+}
+
+fn reenroll_local_scep(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let (url, _) = enrollment_target(s, &profile)?;
+    let (subject, alt) = {
+        let pki = s.shared.pki();
+        let cert = pki.local_certificates().get(&id).ok_or_else(|| {
+            CommandError::failed(format!("certificate-id {id} not found in local database"))
+        })?;
+        if pki.enrollments().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "an enrollment of certificate-id {id} is already in progress"
+            )));
+        }
+        let key = pki
+            .key_pairs()
+            .get(&id)
+            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
+        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
+            return Err(CommandError::failed(format!(
+                "ECDSA Keypair not supported with SCEP for cert_id {id}"
+            )));
+        }
+        (
+            pki::name::subject_string(cert.tbs_certificate().subject()),
+            AltNames::from_certificate(cert)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        )
+    };
+    start_enrollment(
+        s,
+        t,
+        &crate::enroll::Request {
+            cert_id: &id,
+            profile: &profile,
+            url: &url,
+            subject: &subject,
+            alt: &alt,
+            challenge: inv.text("challenge-password"),
+            cipher: inv.text("scep-encryption-algorithm"),
+            digest: inv.text("scep-digest-algorithm"),
+            renewal: true,
+        },
+    )?;
+    t.print("Certificate re-enrollment has started. To see the certificate enrollment status, check the PKI log file at /var/log/pkid.\n");
+    Ok(())
+}
+
+/// Checks the algorithms with the CA and saves the enrollment for pkid.
+fn start_enrollment(
+    s: &Session,
+    t: &mut dyn Terminal,
+    req: &crate::enroll::Request<'_>,
+) -> Result<()> {
+    if let Some(w) = crate::enroll::precheck(req).map_err(failed_text)? {
+        t.print(&format!("warning: {w}\n"));
+    }
+    let record = crate::enroll::Record::new(req, s.shared.clock.now().as_secs());
+    crate::enroll::submit(&s.shared, &record).map_err(failed_text)
 }

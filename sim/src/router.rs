@@ -220,6 +220,7 @@ impl Router {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         }
         tracing::info!(target: "mgd", "CLI socket {}", path.display());
+        crate::enroll::spawn_worker(Arc::clone(&self.shared));
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             let shared = Arc::clone(&self.shared);

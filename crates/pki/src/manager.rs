@@ -6,6 +6,7 @@
 //! fails part-way is undone, so a failed operation changes nothing stored.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use der::Encode;
@@ -13,12 +14,13 @@ use x509_cert::Certificate;
 use x509_cert::crl::CertificateList;
 use x509_cert::ext::pkix::BasicConstraints;
 use x509_cert::request::CertReq;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::altname::{AltNameError, AltNames};
 use crate::encoding::{self, DecodeError};
 use crate::id::{self, IdError};
 use crate::issue::{self, IssueError};
-use crate::key::{HashAlg, KeyError, KeyPair, KeySpec};
+use crate::key::{HashAlg, KeyAlgorithm, KeyError, KeyPair, KeySpec};
 use crate::name::{self, NameError};
 use crate::profile::CaProfile;
 use crate::request;
@@ -85,6 +87,33 @@ pub enum PkiError {
         profile: String,
         /// What failed.
         why: String,
+    },
+    /// An enrolled or renewed certificate that the profile's CA did not sign.
+    #[error("certificate is not signed by the CA certificate of profile {profile}: {why}")]
+    NotIssuedByCa {
+        /// The profile.
+        profile: String,
+        /// What failed.
+        why: String,
+    },
+    /// An RA certificate that the profile's CA did not sign.
+    #[error("RA certificate {ra} is not signed by the CA certificate of profile {profile}: {why}")]
+    RaNotIssued {
+        /// The profile.
+        profile: String,
+        /// The RA certificate's subject.
+        ra: String,
+        /// What failed.
+        why: String,
+    },
+    /// A key pair of a type SCEP cannot use (the CA encrypts its reply to
+    /// the requester's RSA key).
+    #[error("{algorithm} Keypair not supported with SCEP for cert_id {id}")]
+    ScepKeyNotSupported {
+        /// The key's algorithm.
+        algorithm: KeyAlgorithm,
+        /// The certificate-id.
+        id: String,
     },
     /// Unparseable input.
     #[error("{0}")]
@@ -181,6 +210,43 @@ pub struct Generated {
     pub warning: Option<&'static str>,
 }
 
+/// Enrollment records by certificate-id. They may hold a challenge
+/// password: never printed, zeroed when replaced, removed or dropped.
+#[derive(Default)]
+struct Enrollments(BTreeMap<String, Vec<u8>>);
+
+impl Enrollments {
+    fn insert(&mut self, id: &str, state: Vec<u8>) {
+        if let Some(mut old) = self.0.insert(id.to_string(), state) {
+            old.zeroize();
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(mut old) = self.0.remove(id) {
+            old.zeroize();
+        }
+    }
+}
+
+impl fmt::Debug for Enrollments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (id, state) in &self.0 {
+            map.entry(id, &format_args!("[{} bytes]", state.len()));
+        }
+        map.finish()
+    }
+}
+
+impl Drop for Enrollments {
+    fn drop(&mut self) {
+        for state in self.0.values_mut() {
+            state.zeroize();
+        }
+    }
+}
+
 /// The PKI manager.
 #[derive(Debug)]
 pub struct Pki {
@@ -192,6 +258,8 @@ pub struct Pki {
     cas: BTreeMap<String, Certificate>,
     crls: BTreeMap<String, CertificateList>,
     requests: BTreeMap<String, CertReq>,
+    ras: BTreeMap<String, Vec<Certificate>>,
+    enrollments: Enrollments,
     meta: Metadata,
 }
 
@@ -230,6 +298,8 @@ impl Pki {
             cas: BTreeMap::new(),
             crls: BTreeMap::new(),
             requests: BTreeMap::new(),
+            ras: BTreeMap::new(),
+            enrollments: Enrollments::default(),
             meta,
         };
         let scan = pki.store.scan();
@@ -241,7 +311,8 @@ impl Pki {
         }
         for entry in scan.entries {
             let bytes = match pki.store.read(entry.kind, &entry.id) {
-                Ok(Some(b)) => b,
+                // An enrollment record may hold a challenge password.
+                Ok(Some(b)) => Zeroizing::new(b),
                 Ok(None) => continue,
                 Err(e) => {
                     problems.push(LoadProblem {
@@ -292,6 +363,11 @@ impl Pki {
                 let r = encoding::request(bytes).map_err(|e| e.to_string())?;
                 self.requests.insert(id.to_string(), r);
             }
+            Kind::Ra => {
+                let certs = encoding::certificates(bytes).map_err(|e| e.to_string())?;
+                self.ras.insert(id.to_string(), certs);
+            }
+            Kind::Enrollment => self.enrollments.insert(id, bytes.to_vec()),
         }
         Ok(())
     }
@@ -344,6 +420,16 @@ impl Pki {
     /// Requests by identifier.
     pub fn requests(&self) -> &BTreeMap<String, CertReq> {
         &self.requests
+    }
+
+    /// RA certificates (from SCEP GetCACert) by CA profile.
+    pub fn ra_certificates(&self) -> &BTreeMap<String, Vec<Certificate>> {
+        &self.ras
+    }
+
+    /// Enrollment records (opaque, written by the router) by certificate-id.
+    pub fn enrollments(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.enrollments.0
     }
 
     fn save_metadata(&self) -> Result<(), PkiError> {
@@ -414,10 +500,13 @@ impl Pki {
     }
 
     fn key(&self, id: &str) -> Result<&KeyPair, PkiError> {
+        self.keys_entry(id).map(|k| &k.key)
+    }
+
+    fn keys_entry(&self, id: &str) -> Result<&KeyEntry, PkiError> {
         id::check(id)?;
         self.keys
             .get(id)
-            .map(|k| &k.key)
             .ok_or_else(|| PkiError::NoKeyPair(id.to_string()))
     }
 
@@ -624,14 +713,7 @@ impl Pki {
             return Err(PkiError::CaExists(profile.to_string()));
         }
         let cert = encoding::certificate(bytes)?;
-        if let Ok(Some((_, bc))) = cert.tbs_certificate().get_extension::<BasicConstraints>()
-            && !bc.ca
-        {
-            return Err(PkiError::NotCa(format!(
-                "the certificate for {} is not a CA certificate (basicConstraints cA is false)",
-                name::subject_string(cert.tbs_certificate().subject())
-            )));
-        }
+        check_ca_flag(&cert)?;
         Ok(cert)
     }
 
@@ -650,7 +732,8 @@ impl Pki {
     }
 
     /// `clear security pki ca-certificate ca-profile P` (None: all); also
-    /// drops the profile's CRL, which nothing could verify any more.
+    /// drops the profile's CRL, which nothing could verify any more, and
+    /// its RA certificates.
     pub fn clear_ca(&mut self, profile: Option<&str>) -> Result<Vec<String>, PkiError> {
         let ids: Vec<String> = match profile {
             Some(p) => {
@@ -668,7 +751,19 @@ impl Pki {
             if self.crls.remove(p).is_some() {
                 self.store.remove(Kind::Crl, p)?;
             }
+            if self.ras.contains_key(p) {
+                self.store.remove(Kind::Ra, p)?;
+                self.ras.remove(p);
+            }
             tracing::info!(target: "pki", "cleared CA certificate of profile {p}");
+        }
+        if profile.is_none() {
+            // RA bundles whose CA certificate is gone (an interrupted clear).
+            let orphans: Vec<String> = self.ras.keys().cloned().collect();
+            for p in orphans {
+                self.store.remove(Kind::Ra, &p)?;
+                self.ras.remove(&p);
+            }
         }
         Ok(ids)
     }
@@ -740,9 +835,550 @@ impl Pki {
             })
             .map(|(p, _)| p.as_str())
     }
+
+    /// Stores a CA certificate and the RA certificates that came with it
+    /// (SCEP GetCACert); an empty `ra` removes a stored RA bundle. Same
+    /// checks as [`Pki::store_ca`] (profile configured, no CA certificate
+    /// yet); besides, the CA certificate must not say it is not a CA and
+    /// every RA certificate must be signed by it. The CA certificate is
+    /// written first and removed again if the RA bundle cannot be written.
+    pub fn store_ca_chain(
+        &mut self,
+        profile: &str,
+        ca: &Certificate,
+        ra: &[Certificate],
+    ) -> Result<(), PkiError> {
+        id::check(profile)?;
+        if !self.profiles.contains_key(profile) {
+            return Err(PkiError::ProfileNotConfigured(profile.to_string()));
+        }
+        if self.cas.contains_key(profile) {
+            return Err(PkiError::CaExists(profile.to_string()));
+        }
+        check_ca_flag(ca)?;
+        for r in ra {
+            signed_by(r, ca).map_err(|why| PkiError::RaNotIssued {
+                profile: profile.to_string(),
+                ra: name::subject_string(r.tbs_certificate().subject()),
+                why,
+            })?;
+        }
+        let mut bundle = String::new();
+        for r in ra {
+            bundle.push_str(
+                &encoding::to_pem("CERTIFICATE", r)
+                    .map_err(|e| IssueError::Build(e.to_string()))?,
+            );
+        }
+        self.write_cert(Kind::Ca, profile, ca)?;
+        let ra_written = if ra.is_empty() {
+            self.store.remove(Kind::Ra, profile).map(|_| ())
+        } else {
+            self.store.write(Kind::Ra, profile, bundle.as_bytes())
+        };
+        if let Err(e) = ra_written {
+            // Undo: the operation failed, the CA certificate must not stay.
+            let _ = self.store.remove(Kind::Ca, profile);
+            self.cas.remove(profile);
+            return Err(e.into());
+        }
+        if ra.is_empty() {
+            self.ras.remove(profile);
+        } else {
+            self.ras.insert(profile.to_string(), ra.to_vec());
+        }
+        tracing::info!(
+            target: "pki",
+            "CA certificate for profile {profile} loaded with {} RA certificate(s)",
+            ra.len()
+        );
+        Ok(())
+    }
+
+    /// Stores the enrollment record of certificate-id `id` (an opaque blob
+    /// the router writes between SCEP polls), replacing any. The file is
+    /// mode 0600 and the record is never printed: it may hold a challenge
+    /// password.
+    pub fn save_enrollment(&mut self, id: &str, state: &[u8]) -> Result<(), PkiError> {
+        id::check(id)?;
+        self.store.write(Kind::Enrollment, id, state)?;
+        self.enrollments.insert(id, state.to_vec());
+        Ok(())
+    }
+
+    /// Removes the enrollment record of certificate-id `id` (Ok if there is
+    /// none).
+    pub fn clear_enrollment(&mut self, id: &str) -> Result<(), PkiError> {
+        id::check(id)?;
+        self.store.remove(Kind::Enrollment, id)?;
+        self.enrollments.remove(id);
+        Ok(())
+    }
+
+    /// The key pair `id` for SCEP: it must exist and be RSA (the CA
+    /// encrypts its reply to it), else the Junos error
+    /// `ECDSA Keypair not supported with SCEP for cert_id <id>`.
+    pub fn scep_key(&self, id: &str) -> Result<&KeyPair, PkiError> {
+        let key = self.key(id)?;
+        match key {
+            KeyPair::Rsa(_) => Ok(key),
+            other => Err(PkiError::ScepKeyNotSupported {
+                algorithm: other.spec().algorithm,
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// Checks a certificate from the CA of `profile` for key pair `id`.
+    fn check_enrolled(
+        &self,
+        id: &str,
+        profile: &str,
+        key: &KeyPair,
+        cert: &Certificate,
+        why_mismatch: &str,
+    ) -> Result<(), PkiError> {
+        id::check(profile)?;
+        if !self.profiles.contains_key(profile) {
+            return Err(PkiError::ProfileNotConfigured(profile.to_string()));
+        }
+        if !key.matches(cert.tbs_certificate().subject_public_key_info()) {
+            return Err(PkiError::KeyMismatch {
+                id: id.to_string(),
+                why: why_mismatch.to_string(),
+            });
+        }
+        let ca = self
+            .cas
+            .get(profile)
+            .ok_or_else(|| PkiError::NoCa(profile.to_string()))?;
+        signed_by(cert, ca).map_err(|why| PkiError::NotIssuedByCa {
+            profile: profile.to_string(),
+            why,
+        })
+    }
+
+    /// Puts local certificate `id` back as it was (`None`: absent).
+    fn restore_local(&mut self, id: &str, old: Option<Certificate>) {
+        match old {
+            Some(c) => {
+                if let Err(e) = self.write_cert(Kind::Local, id, &c) {
+                    tracing::error!(target: "pki", "cannot restore local certificate {id}: {e}");
+                }
+            }
+            None => {
+                if let Err(e) = self.store.remove(Kind::Local, id) {
+                    tracing::error!(target: "pki", "cannot remove local certificate {id}: {e}");
+                }
+                self.locals.remove(id);
+            }
+        }
+    }
+
+    /// An enrolled certificate for key pair `id` from the CA of `profile`:
+    /// refused unless its public key is the key pair's and it is signed by
+    /// the profile's CA certificate; then stored as local certificate `id`
+    /// (replacing an older one: this is how a renewal with the same key
+    /// lands) and the enrollment record cleared.
+    pub fn store_enrolled(
+        &mut self,
+        id: &str,
+        profile: &str,
+        cert: &Certificate,
+    ) -> Result<(), PkiError> {
+        let key = self.key(id)?;
+        self.check_enrolled(
+            id,
+            profile,
+            key,
+            cert,
+            "the enrolled certificate's public key is not this key pair's",
+        )?;
+        let old = self.locals.get(id).cloned();
+        self.write_cert(Kind::Local, id, cert)?;
+        if let Err(e) = self.store.remove(Kind::Enrollment, id) {
+            self.restore_local(id, old);
+            return Err(e.into());
+        }
+        self.enrollments.remove(id);
+        tracing::info!(target: "pki", "enrolled local certificate {id} from CA profile {profile}");
+        Ok(())
+    }
+
+    /// A renewal with a new key: replaces key pair `id` by `key` and local
+    /// certificate `id` by `cert` together. Refused unless `cert` is for
+    /// `key` and signed by the CA certificate of `profile`, and key pair
+    /// `id` exists. The key file is written first, then the certificate;
+    /// a failure puts the old ones back. The enrollment record is cleared.
+    pub fn store_renewed(
+        &mut self,
+        id: &str,
+        profile: &str,
+        key: KeyPair,
+        cert: &Certificate,
+    ) -> Result<(), PkiError> {
+        let old_key = self.keys_entry(id)?.clone();
+        self.check_enrolled(
+            id,
+            profile,
+            &key,
+            cert,
+            "the renewed certificate's public key is not the new key pair's",
+        )?;
+        let old_cert = self.locals.get(id).cloned();
+        self.write_key(id, key, KeyOrigin::Generated)?;
+        let mut result = self.write_cert(Kind::Local, id, cert);
+        if result.is_ok() {
+            result = self
+                .store
+                .remove(Kind::Enrollment, id)
+                .map(|_| ())
+                .map_err(PkiError::from);
+        }
+        if let Err(e) = result {
+            self.restore_local(id, old_cert);
+            if let Err(e) = self.write_key(id, old_key.key, old_key.origin) {
+                tracing::error!(target: "pki", "cannot restore key pair {id}: {e}");
+            }
+            return Err(e);
+        }
+        self.enrollments.remove(id);
+        tracing::info!(target: "pki", "renewed local certificate {id} with a new key pair from CA profile {profile}");
+        Ok(())
+    }
+}
+
+/// Refuses a certificate whose basicConstraints say it is not a CA.
+fn check_ca_flag(cert: &Certificate) -> Result<(), PkiError> {
+    if let Ok(Some((_, bc))) = cert.tbs_certificate().get_extension::<BasicConstraints>()
+        && !bc.ca
+    {
+        return Err(PkiError::NotCa(format!(
+            "the certificate for {} is not a CA certificate (basicConstraints cA is false)",
+            name::subject_string(cert.tbs_certificate().subject())
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `ca` issued `cert` (issuer name and signature); why not.
+fn signed_by(cert: &Certificate, ca: &Certificate) -> Result<(), String> {
+    let ca_subject = ca.tbs_certificate().subject();
+    if cert.tbs_certificate().issuer() != ca_subject {
+        return Err(format!(
+            "its issuer {} is not the CA {}",
+            name::subject_string(cert.tbs_certificate().issuer()),
+            name::subject_string(ca_subject)
+        ));
+    }
+    verify::certificate(cert, ca.tbs_certificate().subject_public_key_info())
+        .map_err(|e| e.to_string())
 }
 
 /// DER of a certificate (for fingerprints and exports).
 pub fn certificate_der(cert: &Certificate) -> Vec<u8> {
     cert.to_der().unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+
+    use spki::SubjectPublicKeyInfoOwned;
+
+    use super::*;
+    use crate::issue::{CertProfile, random_serial};
+    use crate::key::KeyAlgorithm;
+    use crate::scep::tests::{ca, rsa_identity};
+
+    const NOW: Duration = Duration::from_secs(1_800_000_000);
+
+    fn rsa() -> KeySpec {
+        KeySpec::new(KeyAlgorithm::Rsa, 2048).unwrap()
+    }
+
+    fn open(root: &Path) -> Pki {
+        let (mut pki, problems) = Pki::open(root, "SN1").unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        pki.set_profiles([CaProfile::new("p", "ca.example")]);
+        pki
+    }
+
+    fn issue_for(
+        subject: &str,
+        spki: SubjectPublicKeyInfoOwned,
+        issuer: &(KeyPair, Certificate),
+    ) -> Certificate {
+        let mut profile = CertProfile::end_entity(
+            subject.parse().unwrap(),
+            AltNames::default(),
+            KeyAlgorithm::Rsa,
+        );
+        profile.issuer = Some(issuer.1.tbs_certificate().subject().clone());
+        let validity =
+            issue::validity(NOW - Duration::from_secs(60), NOW + SELF_SIGNED_LIFETIME).unwrap();
+        issue::issue(
+            profile,
+            random_serial(),
+            validity,
+            spki,
+            &issuer.0,
+            HashAlg::Sha256,
+        )
+        .unwrap()
+    }
+
+    /// Every stored file and its bytes.
+    fn files(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(p: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            for e in std::fs::read_dir(p).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(root, &mut out);
+        out
+    }
+
+    #[test]
+    fn ca_chain_with_ra_reloads_and_clears() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let ra_key = KeyPair::generate(rsa()).unwrap();
+        let ra = issue_for("CN=RA", ra_key.public_key_info().unwrap(), ca());
+
+        // An RA certificate the CA did not sign: refused, nothing written.
+        let before = files(&root);
+        let (_, stray) = rsa_identity("CN=Stray RA");
+        let e = pki
+            .store_ca_chain("p", &ca().1, &[ra.clone(), stray])
+            .unwrap_err();
+        assert!(matches!(e, PkiError::RaNotIssued { .. }), "{e}");
+        assert!(e.to_string().contains("CN=Stray RA"), "{e}");
+        assert_eq!(files(&root), before);
+        assert!(pki.ca_certificates().is_empty());
+        // Unconfigured profile.
+        let e = pki.store_ca_chain("q", &ca().1, &[]).unwrap_err();
+        assert_eq!(e.to_string(), "CA profile q not configured");
+
+        // A failing RA write leaves no CA certificate behind.
+        pki.store().fail_before_rename(2);
+        let e = pki
+            .store_ca_chain("p", &ca().1, std::slice::from_ref(&ra))
+            .unwrap_err();
+        assert!(matches!(e, PkiError::Store(_)), "{e}");
+        assert!(pki.ca_certificates().is_empty());
+        assert!(pki.ra_certificates().is_empty());
+        assert!(!pki.store().exists(Kind::Ca, "p"));
+
+        pki.store_ca_chain("p", &ca().1, std::slice::from_ref(&ra))
+            .unwrap();
+        assert_eq!(pki.ra_certificates()["p"], vec![ra.clone()]);
+        let e = pki.store_ca_chain("p", &ca().1, &[]).unwrap_err();
+        assert!(matches!(e, PkiError::CaExists(_)), "{e}");
+
+        let mut pki = open(&root);
+        assert_eq!(pki.ca_certificates()["p"], ca().1);
+        assert_eq!(pki.ra_certificates()["p"], vec![ra.clone()]);
+
+        pki.clear_ca(Some("p")).unwrap();
+        assert!(pki.ra_certificates().is_empty());
+        assert!(!pki.store().exists(Kind::Ra, "p"));
+        let pki = open(&root);
+        assert!(pki.ra_certificates().is_empty());
+        assert!(pki.ca_certificates().is_empty());
+    }
+
+    #[test]
+    fn ra_bundle_of_several_and_empty_ra_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let a = issue_for(
+            "CN=RA sign",
+            KeyPair::generate(rsa()).unwrap().public_key_info().unwrap(),
+            ca(),
+        );
+        let b = issue_for(
+            "CN=RA encrypt",
+            KeyPair::generate(rsa()).unwrap().public_key_info().unwrap(),
+            ca(),
+        );
+        pki.store_ca_chain("p", &ca().1, &[a.clone(), b.clone()])
+            .unwrap();
+        let pki = open(&root);
+        assert_eq!(pki.ra_certificates()["p"], vec![a.clone(), b]);
+
+        // A stale bundle (its CA certificate gone) is replaced by none.
+        pki.store().remove(Kind::Ca, "p").unwrap();
+        drop(pki);
+        let mut pki = open(&root);
+        assert!(pki.store().exists(Kind::Ra, "p"));
+        pki.store_ca_chain("p", &ca().1, &[]).unwrap();
+        assert!(!pki.store().exists(Kind::Ra, "p"));
+        assert!(pki.ra_certificates().is_empty());
+    }
+
+    #[test]
+    fn enrollment_record_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let secret = br#"{"challenge":"s3cret-Password"}"#;
+        pki.save_enrollment("r1", secret).unwrap();
+        let path = pki.store().path(Kind::Enrollment, "r1");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(pki.enrollments()["r1"], secret.to_vec());
+        // Never printed.
+        let shown = format!("{pki:?}");
+        assert!(
+            !shown.contains(&format!("{:?}", secret.to_vec())),
+            "{shown}"
+        );
+        assert!(shown.contains("\"r1\": [31 bytes]"), "{shown}");
+
+        let mut pki = open(&root);
+        assert_eq!(pki.enrollments()["r1"], secret.to_vec());
+        pki.save_enrollment("r1", b"{}").unwrap();
+        assert_eq!(pki.enrollments()["r1"], b"{}".to_vec());
+        pki.clear_enrollment("r1").unwrap();
+        assert!(pki.enrollments().is_empty());
+        assert!(!path.exists());
+        pki.clear_enrollment("r1").unwrap();
+        assert!(pki.save_enrollment("a/b", b"{}").is_err());
+        let pki = open(&root);
+        assert!(pki.enrollments().is_empty());
+    }
+
+    #[test]
+    fn store_enrolled_checks_key_and_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        pki.generate_key_pair("r1", rsa()).unwrap();
+        pki.store_ca_chain("p", &ca().1, &[]).unwrap();
+        pki.save_enrollment("r1", b"{\"state\":1}").unwrap();
+        let key = pki.key_pairs()["r1"].key.clone();
+        let before = files(&root);
+
+        // A certificate for another key.
+        let other = KeyPair::generate(rsa()).unwrap();
+        let wrong_key = issue_for("CN=r1", other.public_key_info().unwrap(), ca());
+        let e = pki.store_enrolled("r1", "p", &wrong_key).unwrap_err();
+        assert!(matches!(e, PkiError::KeyMismatch { .. }), "{e}");
+        assert!(e.to_string().contains("r1"), "{e}");
+        // Signed by someone else, with the CA's name or not.
+        let (impostor_key, _) = rsa_identity("CN=impostor");
+        let impostor = (impostor_key, ca().1.clone());
+        let forged = issue_for("CN=r1", key.public_key_info().unwrap(), &impostor);
+        let e = pki.store_enrolled("r1", "p", &forged).unwrap_err();
+        assert!(matches!(e, PkiError::NotIssuedByCa { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "certificate is not signed by the CA certificate of profile p: signature does not verify"
+        );
+        let other_ca = rsa_identity("CN=Other CA");
+        let foreign = issue_for("CN=r1", key.public_key_info().unwrap(), &other_ca);
+        let e = pki.store_enrolled("r1", "p", &foreign).unwrap_err();
+        assert!(e.to_string().contains("CN=Other CA"), "{e}");
+        // Unknown key pair, unconfigured profile, no CA.
+        let good = issue_for("CN=r1", key.public_key_info().unwrap(), ca());
+        assert!(matches!(
+            pki.store_enrolled("nope", "p", &good),
+            Err(PkiError::NoKeyPair(_))
+        ));
+        assert!(matches!(
+            pki.store_enrolled("r1", "q", &good),
+            Err(PkiError::ProfileNotConfigured(_))
+        ));
+        // Nothing changed.
+        assert_eq!(files(&root), before);
+        assert!(pki.local_certificates().get("r1").is_none());
+        assert!(pki.enrollments().contains_key("r1"));
+
+        // A failing certificate write changes nothing either.
+        pki.store().fail_before_rename(1);
+        assert!(pki.store_enrolled("r1", "p", &good).is_err());
+        assert!(pki.local_certificates().get("r1").is_none());
+        assert!(pki.enrollments().contains_key("r1"));
+
+        pki.store_enrolled("r1", "p", &good).unwrap();
+        assert_eq!(pki.local_certificates()["r1"], good);
+        assert!(pki.enrollments().is_empty());
+        assert!(!pki.store().exists(Kind::Enrollment, "r1"));
+        assert_eq!(pki.issuer_profile(&good), Some("p"));
+
+        // A renewal with the same key replaces the certificate.
+        let renewed = issue_for("CN=r1", key.public_key_info().unwrap(), ca());
+        pki.store_enrolled("r1", "p", &renewed).unwrap();
+        let pki = open(&root);
+        assert_eq!(pki.local_certificates()["r1"], renewed);
+    }
+
+    #[test]
+    fn store_renewed_replaces_key_and_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        pki.generate_key_pair("r1", rsa()).unwrap();
+        pki.store_ca_chain("p", &ca().1, &[]).unwrap();
+        let old_key = pki.key_pairs()["r1"].key.clone();
+        let old = issue_for("CN=r1", old_key.public_key_info().unwrap(), ca());
+        pki.store_enrolled("r1", "p", &old).unwrap();
+        pki.save_enrollment("r1", b"{}").unwrap();
+
+        let new_key = KeyPair::generate(rsa()).unwrap();
+        let new = issue_for("CN=r1", new_key.public_key_info().unwrap(), ca());
+        let before = files(&root);
+        // The certificate must be for the new key.
+        let e = pki
+            .store_renewed("r1", "p", new_key.clone(), &old)
+            .unwrap_err();
+        assert!(matches!(e, PkiError::KeyMismatch { .. }), "{e}");
+        assert!(matches!(
+            pki.store_renewed("r2", "p", new_key.clone(), &new),
+            Err(PkiError::NoKeyPair(_))
+        ));
+        assert_eq!(files(&root), before);
+
+        // The certificate write fails (writes: key, metadata, certificate):
+        // the old key comes back.
+        pki.store().fail_before_rename(3);
+        assert!(pki.store_renewed("r1", "p", new_key.clone(), &new).is_err());
+        assert_eq!(files(&root), before);
+        assert!(old_key.matches(&pki.key_pairs()["r1"].key.public_key_info().unwrap()));
+        assert_eq!(pki.local_certificates()["r1"], old);
+
+        pki.store_renewed("r1", "p", new_key.clone(), &new).unwrap();
+        assert!(pki.enrollments().is_empty());
+        let pki = open(&root);
+        assert!(new_key.matches(&pki.key_pairs()["r1"].key.public_key_info().unwrap()));
+        assert_eq!(pki.local_certificates()["r1"], new);
+    }
+
+    #[test]
+    fn scep_needs_rsa() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pki = open(&dir.path().join("ikecert"));
+        pki.generate_key_pair("ec", KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap())
+            .unwrap();
+        pki.generate_key_pair("r1", rsa()).unwrap();
+        assert_eq!(
+            pki.scep_key("ec").unwrap_err().to_string(),
+            "ECDSA Keypair not supported with SCEP for cert_id ec"
+        );
+        assert!(pki.scep_key("r1").is_ok());
+        assert!(matches!(pki.scep_key("none"), Err(PkiError::NoKeyPair(_))));
+    }
 }

@@ -11,6 +11,8 @@
 //! | [`Kind::Ca`]        | `certification-authority/<id>.cert`                     |
 //! | [`Kind::Crl`]       | `crl/<id>.crl`                                          |
 //! | [`Kind::Request`]   | `certificate-request/<id>.csr`                          |
+//! | [`Kind::Ra`]        | `registration-authority/<id>.cert` (PEM bundle)         |
+//! | [`Kind::Enrollment`]| `enrollment/<id>.json` (mode 0600: may hold a secret)   |
 //! | metadata            | `metadata.json` at the root (readable JSON)             |
 //!
 //! Every file is written with mode 0600; the store directory and its
@@ -53,16 +55,25 @@ pub enum Kind {
     Crl,
     /// A PKCS#10 certificate request.
     Request,
+    /// The RA certificates (a PEM bundle of one or more) that came with a
+    /// CA certificate from SCEP GetCACert, named by its CA profile.
+    Ra,
+    /// An enrollment in progress (an opaque JSON record the router keeps
+    /// between SCEP polls), named by its certificate-id. It may hold a
+    /// challenge password: like every store file it is mode 0600.
+    Enrollment,
 }
 
 impl Kind {
     /// Every kind, in store order.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::KeyPair,
         Kind::Local,
         Kind::Ca,
         Kind::Crl,
         Kind::Request,
+        Kind::Ra,
+        Kind::Enrollment,
     ];
 
     /// The subdirectory holding files of this kind.
@@ -73,6 +84,8 @@ impl Kind {
             Kind::Ca => "certification-authority",
             Kind::Crl => "crl",
             Kind::Request => "certificate-request",
+            Kind::Ra => "registration-authority",
+            Kind::Enrollment => "enrollment",
         }
     }
 
@@ -80,9 +93,10 @@ impl Kind {
     pub fn extension(self) -> &'static str {
         match self {
             Kind::KeyPair => "priv",
-            Kind::Local | Kind::Ca => "cert",
+            Kind::Local | Kind::Ca | Kind::Ra => "cert",
             Kind::Crl => "crl",
             Kind::Request => "csr",
+            Kind::Enrollment => "json",
         }
     }
 
@@ -610,6 +624,25 @@ mod tests {
             assert!(!store.exists(kind, "my-id"));
         }
         assert!(store.scan().entries.is_empty());
+    }
+
+    #[test]
+    fn enrollment_file_is_private() {
+        let (_dir, store) = open();
+        store
+            .write(Kind::Enrollment, "r1", br#"{"challenge":"x"}"#)
+            .unwrap();
+        let path = store.root().join("enrollment/r1.json");
+        assert_eq!(path, store.path(Kind::Enrollment, "r1"));
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&store.root().join("enrollment")), 0o700);
+        store.write(Kind::Ra, "p", b"bundle").unwrap();
+        assert_eq!(
+            store.path(Kind::Ra, "p"),
+            store.root().join("registration-authority/p.cert")
+        );
+        let kinds: Vec<Kind> = store.scan().entries.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [Kind::Ra, Kind::Enrollment]);
     }
 
     #[test]

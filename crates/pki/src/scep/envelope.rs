@@ -32,16 +32,21 @@ use zeroize::Zeroizing;
 use super::{ScepError, oid, oid_name};
 use crate::key::KeyPair;
 
-/// A content-encryption algorithm (CBC mode, PKCS#7 padding).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A content-encryption algorithm (CBC mode, PKCS#7 padding). Serialized
+/// as its [`ContentCipher::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum ContentCipher {
     /// Single DES (`desCBC`, 1.3.14.3.2.7): the legacy SCEP default, weak.
+    #[serde(rename = "DES")]
     Des,
     /// Triple DES (`des-ede3-cbc`, 1.2.840.113549.3.7): the `DES3` capability.
+    #[serde(rename = "3DES")]
     TripleDes,
     /// AES-128-CBC: the `AES` capability.
+    #[serde(rename = "AES-128")]
     Aes128,
     /// AES-256-CBC.
+    #[serde(rename = "AES-256")]
     Aes256,
 }
 

@@ -19,12 +19,15 @@
 //! - [`certs_only`] / [`parse_certs_only`]: degenerate PKCS#7 (GetCACert,
 //!   CertRep content, GetCRL replies via [`degenerate`]).
 //! - [`Capabilities`]: the GetCACaps text.
+//! - [`client`]: the router's side of an enrollment (GetCACert reply,
+//!   algorithm choice, PKCSReq/RenewalReq/CertPoll, reading CertReps).
 //!
 //! Nothing here reads a clock or the network; randomness (nonces, content
 //! keys, IVs) comes from the operating system.
 
 mod caps;
 mod certs;
+pub mod client;
 mod envelope;
 mod message;
 
@@ -81,20 +84,27 @@ pub const NONCE_LEN: usize = 16;
 /// implementations (the micromdm test vectors among them) send 8.
 pub const NONCE_LEN_ACCEPTED: std::ops::RangeInclusive<usize> = 8..=64;
 
-/// A SCEP `messageType` (wire form: a PrintableString of the decimal number).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A SCEP `messageType` (wire form: a PrintableString of the decimal
+/// number). Serialized as its RFC 8894 name ([`MessageType::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum MessageType {
     /// CertRep: the CA's reply to every request.
+    #[serde(rename = "CertRep")]
     CertRep = 3,
     /// RenewalReq: a PKCS#10 request signed with an existing certificate.
+    #[serde(rename = "RenewalReq")]
     RenewalReq = 17,
     /// PKCSReq: a PKCS#10 enrolment request.
+    #[serde(rename = "PKCSReq")]
     PkcsReq = 19,
     /// CertPoll (GetCertInitial in older drafts): polling a PENDING request.
+    #[serde(rename = "CertPoll")]
     CertPoll = 20,
     /// GetCert: fetching a certificate by issuer and serial number.
+    #[serde(rename = "GetCert")]
     GetCert = 21,
     /// GetCRL: fetching the CRL for a certificate.
+    #[serde(rename = "GetCRL")]
     GetCrl = 22,
 }
 
