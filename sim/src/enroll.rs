@@ -496,9 +496,10 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
     let post = caps.has(Capability::PostPkiOperation) || caps.has(Capability::ScepStandard);
     tracing::info!(
         target: "pki",
-        "SCEP enrollment of {}: {} sent to {}, transaction {} ({}, {:?})",
+        "SCEP enrollment of {}: {}{} sent to {}, transaction {} ({}, {:?})",
         r.cert_id,
-        if r.renewal { "renewal" } else { "PKCSReq" },
+        if r.renewal { "renewal as " } else { "" },
+        sent.transaction.message_type.name(),
         r.url,
         sent.transaction.transaction_id,
         choice.cipher.name(),

@@ -1031,6 +1031,12 @@ fn fingerprint_lines(cert: &x509_cert::Certificate) -> String {
 fn enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
     let profile = inv.text("ca-profile").unwrap_or_default().to_string();
     let (url, ident) = enrollment_target(s, &profile)?;
+    let caps = crate::enroll::get_caps(&url).map_err(failed_text)?;
+    tracing::info!(
+        target: "pki",
+        "CA profile {profile}: the CA offers {}",
+        caps.render().lines().collect::<Vec<_>>().join(", ")
+    );
     let chain = crate::enroll::get_ca_cert(&url, &ident).map_err(failed_text)?;
     if chain.ra.is_empty() {
         t.print(&fingerprint_lines(&chain.ca));

@@ -473,3 +473,115 @@ fn ecdsa_and_bad_commands_are_refused_and_change_nothing() {
     assert!(e.contains("md5"), "{e}");
     assert_eq!(support::snapshot(&d.path().join("r1")), before);
 }
+
+#[test]
+fn ca_certificate_not_loaded_on_no_and_the_legacy_form_writes_a_file() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(
+        &d.path().join("ca"),
+        &clock,
+        ScepSettings::default(),
+        false,
+        false,
+    );
+    let r = router_on(&d.path().join("r1"), &clock);
+    let _log = logs(&r);
+    let mut s = r.session("root");
+    profile(&r, &mut s, &ca.scep_url());
+    let (res, out) = run_answering(
+        &r,
+        &mut s,
+        "request security pki ca-certificate enroll ca-profile ca1",
+        &["no"],
+    );
+    assert!(res.is_err(), "{out}");
+    assert!(
+        out.contains("Do you want to load the above CA certificate ?"),
+        "{out}"
+    );
+    assert!(
+        err(
+            &r,
+            &mut s,
+            "show security pki ca-certificate ca-profile ca1"
+        )
+        .contains("doesn't exist")
+    );
+    let out = ok(
+        &r,
+        &mut s,
+        &format!(
+            "request security certificate enroll filename ca1.pem ca-name ca1 url {} encoding pem",
+            ca.scep_url()
+        ),
+    );
+    assert!(
+        out.contains("(sha1)") && out.contains("written to"),
+        "{out}"
+    );
+    let pem = std::fs::read_to_string(d.path().join("r1/home/ca1.pem")).unwrap();
+    let cert = pki::encoding::certificate(pem.as_bytes()).unwrap();
+    assert_eq!(cert, ca.authority().hierarchy().issuing.cert);
+    let e = err(
+        &r,
+        &mut s,
+        "request security certificate enroll filename x.der ca-name ca1 url https://127.0.0.1:1/scep",
+    );
+    assert!(e.contains("https"), "{e}");
+}
+
+#[test]
+fn renewal_by_renewalreq_or_by_a_pkcsreq_signed_with_the_old_certificate() {
+    for (caps, form) in [
+        (CapsPreset::Modern, "renewal as RenewalReq sent"),
+        (CapsPreset::Legacy3Des, "renewal as PKCSReq sent"),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        let clock = Clock::frozen(NOW);
+        let ca = start_ca(
+            &d.path().join("ca"),
+            &clock,
+            ScepSettings {
+                caps,
+                ..ScepSettings::default()
+            },
+            false,
+            false,
+        );
+        let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
+        let _log = logs(&r);
+        ok(&r, &mut s, ENROLL);
+        enroll::run_due(r.shared());
+        let before = r.shared().pki().local_certificates()["r1"].clone();
+        advance(&r, 3600);
+        let out = ok(
+            &r,
+            &mut s,
+            "request security pki local-certificate re-enroll scep ca-profile ca1 certificate-id r1",
+        );
+        assert!(out.contains("re-enrollment has started"), "{out}");
+        assert_eq!(enroll::run_due(r.shared()), 1);
+        let after = r.shared().pki().local_certificates()["r1"].clone();
+        assert_ne!(
+            before.tbs_certificate().serial_number(),
+            after.tbs_certificate().serial_number(),
+            "{caps:?}: a new certificate"
+        );
+        assert_eq!(
+            before.tbs_certificate().subject(),
+            after.tbs_certificate().subject()
+        );
+        assert!(
+            after
+                .tbs_certificate()
+                .validity()
+                .not_before
+                .to_unix_duration()
+                > NOW,
+            "issued later"
+        );
+        let log = pkid_log(&d.path().join("r1"));
+        assert!(log.contains(form), "{caps:?}: {log}");
+    }
+}

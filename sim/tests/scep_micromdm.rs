@@ -256,7 +256,7 @@ fn enrolls_with_micromdm_scepserver() {
         if !show.contains("Enrollment:") && serial != first_serial {
             assert!(show.contains("r1.example.net"), "{show}");
             let log = std::fs::read_to_string(data.join("log/pkid")).unwrap();
-            assert!(log.contains("renewal sent"), "{log}");
+            assert!(log.contains("renewal as RenewalReq sent"), "{log}");
             assert!(
                 !log.contains("secret123") && !log.contains("WRONG"),
                 "no passwords in the log"

@@ -721,10 +721,27 @@ pub fn pkcs_req(
     })
 }
 
+fn renewal_transaction_id(
+    spki: &spki::SubjectPublicKeyInfoOwned,
+    old_cert: &Certificate,
+) -> Result<String, ClientError> {
+    use der::Encode;
+    let mut data = spki.to_der().map_err(|e| ClientError::Build {
+        what: "RenewalReq",
+        source: ScepError::Encode(e.to_string()),
+    })?;
+    data.extend_from_slice(old_cert.tbs_certificate().serial_number().as_bytes());
+    Ok(hex::encode_upper(HashAlg::Sha256.digest(&data)))
+}
+
 /// A RenewalReq (RFC 8894 renewal): `csr_der` made with `new_key` (may be
 /// the same key as the old certificate's), signed with the current
-/// certificate `old_cert` and its key `old_key`. The transaction ID is
-/// [`super::transaction_id`] of the new key.
+/// certificate `old_cert` and its key `old_key`. The transaction ID is the
+/// uppercase hex SHA-256 of the new key's SubjectPublicKeyInfo followed by
+/// the old certificate's serial number: unique per renewal even when the
+/// key stays the same (the key's hash alone would repeat the original
+/// enrollment's transaction, which a CA answers with the old certificate),
+/// and the same for a retransmission of this renewal.
 ///
 /// `as_pkcs_req` makes the same message with messageType PKCSReq (for CAs
 /// that do not advertise `Renewal`: the Cisco form, signed by the old
@@ -758,7 +775,7 @@ pub fn renewal_req(
         what,
         source: ScepError::Key(e),
     })?;
-    let attributes = Attributes::request(message_type, super::transaction_id(&spki));
+    let attributes = Attributes::request(message_type, renewal_transaction_id(&spki, old_cert)?);
     let transaction = Transaction {
         transaction_id: attributes.transaction_id.clone(),
         message_type,
