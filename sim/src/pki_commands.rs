@@ -226,6 +226,25 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
             Param::keyword("ipv6-address", ArgType::IpAddr, "IPv6 address"),
         ]
     };
+    let scep_options = || {
+        vec![
+            Param::keyword(
+                "challenge-password",
+                ArgType::Text,
+                "Challenge password the CA asks for",
+            ),
+            Param::keyword(
+                "scep-encryption-algorithm",
+                ArgType::Choice(&["des", "des3", "aes128", "aes256"]),
+                "Envelope cipher (default: the strongest the CA offers)",
+            ),
+            Param::keyword(
+                "scep-digest-algorithm",
+                ArgType::Choice(&["md5", "sha1", "sha256", "sha384", "sha512"]),
+                "Digest (default: the strongest the CA offers)",
+            ),
+        ]
+    };
     t.help(Op, "request security", "Security-related requests");
     t.help(
         Op,
@@ -365,23 +384,7 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
     );
     let mut enroll = vec![profile().required(), id().required()];
     enroll.extend(subject_params());
-    enroll.extend([
-        Param::keyword(
-            "challenge-password",
-            ArgType::Text,
-            "Challenge password the CA asks for",
-        ),
-        Param::keyword(
-            "scep-encryption-algorithm",
-            ArgType::Choice(&["des", "des3", "aes128", "aes256"]),
-            "Envelope cipher (default: the strongest the CA offers)",
-        ),
-        Param::keyword(
-            "scep-digest-algorithm",
-            ArgType::Choice(&["md5", "sha1", "sha256", "sha384", "sha512"]),
-            "Digest (default: the strongest the CA offers)",
-        ),
-    ]);
+    enroll.extend(scep_options());
     t.register(
         Op,
         "request security pki local-certificate enroll scep",
@@ -398,25 +401,10 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         Op,
         "request security pki local-certificate re-enroll scep",
         "Renew a local certificate with SCEP (RenewalReq, or a PKCSReq signed with it)",
-        vec![
-            profile().required(),
-            id().required(),
-            Param::keyword(
-                "challenge-password",
-                ArgType::Text,
-                "Challenge password the CA asks for",
-            ),
-            Param::keyword(
-                "scep-encryption-algorithm",
-                ArgType::Choice(&["des", "des3", "aes128", "aes256"]),
-                "Envelope cipher (default: the strongest the CA offers)",
-            ),
-            Param::keyword(
-                "scep-digest-algorithm",
-                ArgType::Choice(&["md5", "sha1", "sha256", "sha384", "sha512"]),
-                "Digest (default: the strongest the CA offers)",
-            ),
-        ],
+        [profile().required(), id().required()]
+            .into_iter()
+            .chain(scep_options())
+            .collect(),
         handler(reenroll_local_scep),
     )?;
     t.register(

@@ -65,6 +65,24 @@ fn profile(r: &Router, s: &mut Session, url: &str) {
     ok(r, s, "exit");
 }
 
+/// A CA and a router ready to enroll (see [`ready`]), on one clock.
+struct Lab {
+    d: tempfile::TempDir,
+    ca: RunningCa,
+    r: Router,
+    s: Session,
+    _log: tracing::subscriber::DefaultGuard,
+}
+
+fn lab(scep: ScepSettings, manual: bool) -> Lab {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock, scep, manual, false);
+    let (r, s) = ready(&d.path().join("r1"), &clock, &ca);
+    let _log = logs(&r);
+    Lab { d, ca, r, s, _log }
+}
+
 /// A router with profile ca1 at `ca`, its CA certificate enrolled, and an
 /// RSA key pair r1.
 fn ready(dir: &Path, clock: &Clock, ca: &RunningCa) -> (Router, Session) {
@@ -117,17 +135,14 @@ fn pkid_log(dir: &Path) -> String {
 
 #[test]
 fn enrollment_loads_the_certificate() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(
-        &d.path().join("ca"),
-        &clock,
-        ScepSettings::default(),
-        false,
-        false,
-    );
-    let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
-    let _log = logs(&r);
+    let Lab {
+        d,
+        ca: _ca,
+        r,
+        mut s,
+        _log,
+        ..
+    } = lab(ScepSettings::default(), false);
     let out = ok(&r, &mut s, ENROLL);
     assert!(out.contains("Certificate enrollment has started"), "{out}");
     assert_eq!(enroll::run_due(r.shared()), 1);
@@ -234,17 +249,14 @@ fn pending_then_approval_survives_a_restart_and_pending_then_rejection() {
 
 #[test]
 fn wrong_challenge_is_reported_in_words() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(
-        &d.path().join("ca"),
-        &clock,
-        ScepSettings::default(),
-        false,
-        false,
-    );
-    let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
-    let _log = logs(&r);
+    let Lab {
+        d,
+        ca: _ca,
+        r,
+        mut s,
+        _log,
+        ..
+    } = lab(ScepSettings::default(), false);
     ok(&r, &mut s, &ENROLL.replace("s3cret-pw", "wrong"));
     enroll::run_due(r.shared());
     let show = ok(
@@ -338,17 +350,14 @@ fn ra_chain_and_legacy_algorithms() {
 
 #[test]
 fn a_ca_that_is_down_is_retried_then_given_up() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(
-        &d.path().join("ca"),
-        &clock,
-        ScepSettings::default(),
-        false,
-        false,
-    );
-    let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
-    let _log = logs(&r);
+    let Lab {
+        d: _d,
+        ca,
+        r,
+        mut s,
+        _log,
+        ..
+    } = lab(ScepSettings::default(), false);
     ca.stop().unwrap();
     ok(&r, &mut s, ENROLL);
     enroll::run_due(r.shared());
@@ -422,17 +431,14 @@ fn a_reply_signed_by_another_key_is_rejected() {
 
 #[test]
 fn ecdsa_and_bad_commands_are_refused_and_change_nothing() {
-    let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(
-        &d.path().join("ca"),
-        &clock,
-        ScepSettings::default(),
-        false,
-        false,
-    );
-    let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
-    let _log = logs(&r);
+    let Lab {
+        d,
+        ca: _ca,
+        r,
+        mut s,
+        _log,
+        ..
+    } = lab(ScepSettings::default(), false);
     ok(
         &r,
         &mut s,
