@@ -1587,9 +1587,17 @@ mod tests {
         let sent = renewal_req(&new_key, &csr, &old_cert, &old_key, &chain, MODERN, false).unwrap();
         let txn = &sent.transaction;
         assert_eq!(txn.message_type, MessageType::RenewalReq);
-        assert_eq!(
+        // Not the key's own transaction ID (that one was the enrollment's).
+        assert_ne!(
             txn.transaction_id,
             crate::scep::transaction_id(&new_key.public_key_info().unwrap())
+        );
+        assert_eq!(txn.transaction_id.len(), 64);
+        let again =
+            renewal_req(&new_key, &csr, &old_cert, &old_key, &chain, MODERN, false).unwrap();
+        assert_eq!(
+            again.transaction.transaction_id, txn.transaction_id,
+            "stable for a retransmission"
         );
         assert_eq!(txn.signer_certificate().unwrap(), old_cert);
         let (incoming, opened) = receive(&sent.message, ca());
