@@ -36,6 +36,46 @@ pub enum Stage {
     Failed,
 }
 
+/// The enrollment protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// SCEP (RFC 8894).
+    #[default]
+    Scep,
+    /// CMPv2 (RFC 4210/9480).
+    Cmpv2,
+}
+
+impl Protocol {
+    /// How logs and `show` name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Scep => "SCEP",
+            Protocol::Cmpv2 => "CMPv2",
+        }
+    }
+}
+
+/// What a CMPv2 enrollment adds to a record.
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct CmpPart {
+    /// `ca-dn`: the CA's subject, the recipient of our messages.
+    pub ca_dn: String,
+    /// `ca-reference`: the reference number of the shared secret.
+    #[serde(default)]
+    pub reference: Option<String>,
+    /// `ca-secret`, kept until the transaction is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// A new key pair for a key update (`re-generate-keypair`), PKCS#8 PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<String>,
+    /// The transaction, once the request is sent.
+    #[serde(default)]
+    pub transaction: Option<pki::cmp::client::Transaction>,
+}
+
 /// One enrollment, as stored.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Record {
@@ -87,6 +127,12 @@ pub struct Record {
     /// The last problem.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// SCEP or CMPv2.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// CMPv2 specifics.
+    #[serde(default)]
+    pub cmp: Option<CmpPart>,
 }
 
 impl std::fmt::Debug for Record {
@@ -146,6 +192,8 @@ impl Record {
             started: now,
             transaction: None,
             last_error: None,
+            protocol: Protocol::Scep,
+            cmp: None,
         }
     }
 
@@ -295,7 +343,8 @@ pub fn submit(shared: &Shared, record: &Record) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!(
         target: "pki",
-        "SCEP enrollment of {} with CA profile {} started",
+        "{} enrollment of {} with CA profile {} started",
+        record.protocol.name(),
         record.cert_id,
         record.profile
     );
@@ -356,8 +405,12 @@ pub fn spawn_worker(shared: Arc<Shared>) {
     }
 }
 
-fn fail(mut r: Record, why: String) -> Option<Record> {
-    tracing::error!(target: "pki", "SCEP enrollment of {} failed: {why}", r.cert_id);
+pub(crate) fn fail(mut r: Record, why: String) -> Option<Record> {
+    tracing::error!(target: "pki", "{} enrollment of {} failed: {why}", r.protocol.name(), r.cert_id);
+    if let Some(c) = &mut r.cmp {
+        c.secret = None;
+        c.new_key = None;
+    }
     r.stage = Stage::Failed;
     r.challenge = None;
     r.last_error = Some(why);
@@ -366,7 +419,7 @@ fn fail(mut r: Record, why: String) -> Option<Record> {
 
 /// A CA that could not be reached: try again after retry-interval, up to
 /// retry times.
-fn unreachable(shared: &Shared, mut r: Record, now: u64, why: String) -> Option<Record> {
+pub(crate) fn unreachable(shared: &Shared, mut r: Record, now: u64, why: String) -> Option<Record> {
     let (retry, interval) = limits(shared, &r.profile);
     r.attempts += 1;
     if r.attempts > retry {
@@ -377,7 +430,8 @@ fn unreachable(shared: &Shared, mut r: Record, now: u64, why: String) -> Option<
     }
     tracing::warn!(
         target: "pki",
-        "SCEP enrollment of {}: {why}; retry {} of {retry} in {interval} s",
+        "{} enrollment of {}: {why}; retry {} of {retry} in {interval} s",
+        r.protocol.name(),
         r.cert_id,
         r.attempts
     );
@@ -386,7 +440,7 @@ fn unreachable(shared: &Shared, mut r: Record, now: u64, why: String) -> Option<
     Some(r)
 }
 
-fn limits(shared: &Shared, profile: &str) -> (u32, u64) {
+pub(crate) fn limits(shared: &Shared, profile: &str) -> (u32, u64) {
     shared
         .pki()
         .profile(profile)
@@ -411,6 +465,9 @@ fn chain(shared: &Shared, profile: &str) -> Result<CaChain, String> {
 
 /// One step of `r`; `None` when the enrollment is over and its record goes.
 fn step(shared: &Shared, r: Record, now: u64) -> Option<Record> {
+    if r.protocol == Protocol::Cmpv2 {
+        return crate::enroll_cmp::step(shared, r, now);
+    }
     let chain = match chain(shared, &r.profile) {
         Ok(c) => c,
         Err(e) => return fail(r, e),
@@ -648,11 +705,15 @@ pub fn describe(r: &Record) -> String {
         Stage::Failed => "failed".to_string(),
     };
     out.push_str(&format!(
-        "  Enrollment: SCEP {what} with CA profile {}, {state}\n",
+        "  Enrollment: {} {what} with CA profile {}, {state}\n",
+        r.protocol.name(),
         r.profile
     ));
     out.push_str(&format!("    Subject: {}\n", r.subject));
     if let Some(t) = &r.transaction {
+        out.push_str(&format!("    Transaction: {}\n", t.transaction_id));
+    }
+    if let Some(t) = r.cmp.as_ref().and_then(|c| c.transaction.as_ref()) {
         out.push_str(&format!("    Transaction: {}\n", t.transaction_id));
     }
     if r.stage == Stage::Pending {

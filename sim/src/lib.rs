@@ -14,6 +14,7 @@ pub mod client;
 pub mod commands;
 pub mod datadir;
 pub mod enroll;
+pub mod enroll_cmp;
 pub mod logs;
 pub mod pic;
 pub mod pki_commands;

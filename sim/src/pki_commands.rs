@@ -392,11 +392,52 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         enroll,
         handler(enroll_local_scep),
     )?;
+    let mut cmp = vec![profile().required(), id().required()];
+    cmp.extend(subject_params());
+    cmp.extend([
+        Param::keyword(
+            "ca-dn",
+            ArgType::Text,
+            "Subject of the CA (the CMP recipient)",
+        )
+        .required(),
+        Param::keyword(
+            "ca-secret",
+            ArgType::Text,
+            "Shared secret (initial authentication key)",
+        ),
+        Param::keyword(
+            "ca-reference",
+            ArgType::Text,
+            "Reference value of the shared secret",
+        ),
+    ]);
+    t.register(
+        Op,
+        "request security pki local-certificate enroll cmpv2",
+        "Enroll a local certificate with CMPv2",
+        cmp,
+        handler(enroll_local_cmp),
+    )?;
     t.help(
         Op,
         "request security pki local-certificate re-enroll",
         "Renew a local certificate online",
     );
+    t.register(
+        Op,
+        "request security pki local-certificate re-enroll cmpv2",
+        "Renew a local certificate with a CMPv2 key update (KUR)",
+        vec![
+            profile().required(),
+            id().required(),
+            Param::flag(
+                "re-generate-keypair",
+                "Certify a new key pair of the same type and size",
+            ),
+        ],
+        handler(reenroll_local_cmp),
+    )?;
     t.register(
         Op,
         "request security pki local-certificate re-enroll scep",
@@ -1199,4 +1240,122 @@ fn start_enrollment(
     }
     let record = crate::enroll::Record::new(req, s.shared.clock.now().as_secs());
     crate::enroll::submit(&s.shared, &record).map_err(failed_text)
+}
+
+fn enroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let ca_dn = inv.text("ca-dn").unwrap_or_default().to_string();
+    let alt = alt_names(inv);
+    let secret = inv.text("ca-secret");
+    let reference = inv.text("ca-reference");
+    if secret.is_some() != reference.is_some() {
+        return Err(CommandError::failed(
+            "ca-secret and ca-reference go together",
+        ));
+    }
+    let (url, _) = enrollment_target(s, &profile)?;
+    {
+        let pki = s.shared.pki();
+        pki::name::parse_subject(&subject, pki.chassis_serial())
+            .map_err(|e| CommandError::failed(format!("subject: {e}")))?;
+        pki::name::parse_subject(&ca_dn, "")
+            .map_err(|e| CommandError::failed(format!("ca-dn: {e}")))?;
+        if !pki.key_pairs().contains_key(&id) {
+            return Err(failed(PkiError::NoKeyPair(id.clone())));
+        }
+        if secret.is_none() && !pki.local_certificates().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "without ca-secret and ca-reference the request is signed with local certificate {id}, which does not exist"
+            )));
+        }
+        if pki.enrollments().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "an enrollment of certificate-id {id} is already in progress"
+            )));
+        }
+    }
+    let mut record = crate::enroll::Record::new(
+        &crate::enroll::Request {
+            cert_id: &id,
+            profile: &profile,
+            url: &url,
+            subject: &subject,
+            alt: &alt,
+            challenge: None,
+            cipher: None,
+            digest: None,
+            renewal: false,
+        },
+        s.shared.clock.now().as_secs(),
+    );
+    record.protocol = crate::enroll::Protocol::Cmpv2;
+    record.cmp = Some(crate::enroll::CmpPart {
+        ca_dn,
+        reference: reference.map(str::to_string),
+        secret: secret.map(str::to_string),
+        new_key: None,
+        transaction: None,
+    });
+    crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
+    t.print("Certificate enrollment has started. To see the certificate enrollment status, check the PKI log file at /var/log/pkid.\n");
+    Ok(())
+}
+
+fn reenroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let (url, _) = enrollment_target(s, &profile)?;
+    let (subject, issuer, new_key) = {
+        let pki = s.shared.pki();
+        let cert = pki.local_certificates().get(&id).ok_or_else(|| {
+            CommandError::failed(format!("certificate-id {id} not found in local database"))
+        })?;
+        let key = pki
+            .key_pairs()
+            .get(&id)
+            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
+        if pki.enrollments().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "an enrollment of certificate-id {id} is already in progress"
+            )));
+        }
+        let new_key = if inv.flag("re-generate-keypair") {
+            let k = pki::key::KeyPair::generate(key.key.spec()).map_err(failed_text)?;
+            Some(k.to_pkcs8_pem().map_err(failed_text)?.to_string())
+        } else {
+            None
+        };
+        (
+            pki::name::subject_string(cert.tbs_certificate().subject()),
+            pki::name::subject_string(cert.tbs_certificate().issuer()),
+            new_key,
+        )
+    };
+    let mut record = crate::enroll::Record::new(
+        &crate::enroll::Request {
+            cert_id: &id,
+            profile: &profile,
+            url: &url,
+            subject: &subject,
+            alt: &AltNames::default(),
+            challenge: None,
+            cipher: None,
+            digest: None,
+            renewal: true,
+        },
+        s.shared.clock.now().as_secs(),
+    );
+    record.protocol = crate::enroll::Protocol::Cmpv2;
+    record.cmp = Some(crate::enroll::CmpPart {
+        ca_dn: issuer,
+        reference: None,
+        secret: None,
+        new_key,
+        transaction: None,
+    });
+    crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
+    t.print("Certificate re-enrollment has started. To see the certificate enrollment status, check the PKI log file at /var/log/pkid.\n");
+    Ok(())
 }

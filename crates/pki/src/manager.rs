@@ -731,6 +731,50 @@ impl Pki {
         Ok(())
     }
 
+    /// Stores CA certificates under the names of `entries` (from the CMP
+    /// chain rule, [`crate::cmp::client::place_chain`]), replacing what a
+    /// name held. Unlike [`Pki::store_ca`] no configured CA profile is
+    /// needed: Junos creates these names itself. All or nothing: every
+    /// name and certificate is checked first, and if a write fails the
+    /// ones already written are put back as they were.
+    pub fn store_ca_certificates(
+        &mut self,
+        entries: &[(String, Certificate)],
+    ) -> Result<(), PkiError> {
+        for (name, cert) in entries {
+            id::check(name)?;
+            check_ca_flag(cert)?;
+        }
+        let mut undo: Vec<(String, Option<Certificate>)> = Vec::new();
+        for (name, cert) in entries {
+            if !undo.iter().any(|(n, _)| n == name) {
+                undo.push((name.clone(), self.cas.get(name).cloned()));
+            }
+            if let Err(e) = self.write_cert(Kind::Ca, name, cert) {
+                for (name, old) in undo.into_iter().rev() {
+                    let restored = match old {
+                        Some(c) => self.write_cert(Kind::Ca, &name, &c),
+                        None => {
+                            self.cas.remove(&name);
+                            self.store
+                                .remove(Kind::Ca, &name)
+                                .map(|_| ())
+                                .map_err(PkiError::from)
+                        }
+                    };
+                    if let Err(e) = restored {
+                        tracing::error!(target: "pki", "cannot restore CA certificate {name}: {e}");
+                    }
+                }
+                return Err(e);
+            }
+        }
+        for (name, _) in entries {
+            tracing::info!(target: "pki", "CA certificate {name} stored");
+        }
+        Ok(())
+    }
+
     /// `clear security pki ca-certificate ca-profile P` (None: all); also
     /// drops the profile's CRL, which nothing could verify any more, and
     /// its RA certificates.
@@ -1145,6 +1189,54 @@ mod tests {
         let mut out = BTreeMap::new();
         walk(root, &mut out);
         out
+    }
+
+    #[test]
+    fn store_ca_certificates_needs_no_profile_and_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let p256 = || KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap();
+        let (_, a) = crate::scep::tests::identity(p256(), "CN=Root A", true);
+        let (_, b) = crate::scep::tests::identity(p256(), "CN=Root B", true);
+        let (_, c) = crate::scep::tests::identity(p256(), "CN=Root C", true);
+
+        // Names no profile configures; "p" is replaced.
+        pki.store_ca("p", &a).unwrap();
+        pki.store_ca_certificates(&[
+            ("0000000000010203".into(), b.clone()),
+            ("p".into(), c.clone()),
+        ])
+        .unwrap();
+        let pki2 = open(&root);
+        assert_eq!(pki2.ca_certificates()["0000000000010203"], b);
+        assert_eq!(pki2.ca_certificates()["p"], c);
+
+        // Checked before anything is written.
+        let before = files(&root);
+        let e = pki
+            .store_ca_certificates(&[("x".into(), a.clone()), ("bad/name".into(), a.clone())])
+            .unwrap_err();
+        assert!(matches!(e, PkiError::Id(_)), "{e}");
+        assert_eq!(files(&root), before);
+
+        // The second write fails: the first is undone.
+        pki.store().fail_before_rename(2);
+        let e = pki
+            .store_ca_certificates(&[("p".into(), a.clone()), ("new".into(), b.clone())])
+            .unwrap_err();
+        assert!(matches!(e, PkiError::Store(_)), "{e}");
+        assert_eq!(pki.ca_certificates()["p"], c);
+        assert!(!pki.ca_certificates().contains_key("new"));
+        pki.store().fail_before_rename(1);
+        let e = pki
+            .store_ca_certificates(&[("new".into(), b.clone())])
+            .unwrap_err();
+        assert!(matches!(e, PkiError::Store(_)), "{e}");
+        let pki = open(&root);
+        assert_eq!(pki.ca_certificates()["p"], c);
+        assert!(!pki.ca_certificates().contains_key("new"));
+        assert_eq!(pki.ca_certificates().len(), 2);
     }
 
     #[test]

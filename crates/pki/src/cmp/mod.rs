@@ -28,6 +28,7 @@
 //! (PKIBody choices and the header's optional fields), CRMF is
 //! `IMPLICIT TAGS` except where the tagged type is a CHOICE.
 
+pub mod client;
 mod crmf;
 mod message;
 mod protection;
