@@ -1120,10 +1120,14 @@ fn legacy_enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> 
     Ok(())
 }
 
+/// certificate-id, ca-profile and subject of an enroll command.
+fn enrollment_args(inv: &Invocation) -> (String, String, String) {
+    let arg = |k: &str| inv.text(k).unwrap_or_default().to_string();
+    (arg("certificate-id"), arg("ca-profile"), arg("subject"))
+}
+
 fn enroll_local_scep(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let id = inv.text("certificate-id").unwrap_or_default().to_string();
-    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
-    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let (id, profile, subject) = enrollment_args(inv);
     let alt = alt_names(inv);
     if alt.dns.is_empty() && alt.email.is_empty() && alt.ip.is_empty() {
         return Err(CommandError::failed(
@@ -1243,9 +1247,7 @@ fn start_enrollment(
 }
 
 fn enroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let id = inv.text("certificate-id").unwrap_or_default().to_string();
-    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
-    let subject = inv.text("subject").unwrap_or_default().to_string();
+    let (id, profile, subject) = enrollment_args(inv);
     let ca_dn = inv.text("ca-dn").unwrap_or_default().to_string();
     let alt = alt_names(inv);
     let secret = inv.text("ca-secret");
