@@ -332,3 +332,37 @@ fn a_reply_without_the_right_mac_is_rejected_and_nothing_stored() {
     );
     assert!(e.contains("ca-secret and ca-reference go together"), "{e}");
 }
+
+#[test]
+fn rsa_and_dsa_key_pairs_enroll_too() {
+    let Lab {
+        d: _d,
+        ca: _ca,
+        r,
+        mut s,
+        _log,
+    } = lab(false);
+    for (id, kind) in [("k-rsa", "rsa size 2048"), ("k-dsa", "dsa size 1024")] {
+        ok(
+            &r,
+            &mut s,
+            &format!("request security pki generate-key-pair certificate-id {id} type {kind}"),
+        );
+        ok(
+            &r,
+            &mut s,
+            &IR.replace("certificate-id r1", &format!("certificate-id {id}")),
+        );
+    }
+    assert_eq!(enroll::run_due(r.shared()), 2);
+    let pki = r.shared().pki();
+    for id in ["k-rsa", "k-dsa"] {
+        let cert = &pki.local_certificates()[id];
+        assert!(
+            pki.key_pairs()[id]
+                .key
+                .matches(cert.tbs_certificate().subject_public_key_info()),
+            "{id}"
+        );
+    }
+}
