@@ -68,9 +68,6 @@ pub struct CmpPart {
     /// `ca-secret`, kept until the transaction is over.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
-    /// A new key pair for a key update (`re-generate-keypair`), PKCS#8 PEM.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_key: Option<String>,
     /// The transaction, once the request is sent.
     #[serde(default)]
     pub transaction: Option<pki::cmp::client::Transaction>,
@@ -127,6 +124,14 @@ pub struct Record {
     /// The last problem.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// A new key pair for a renewal that changes the key
+    /// (`re-generate-keypair`), PKCS#8 PEM; it replaces the key pair only
+    /// together with the new certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_key: Option<String>,
+    /// Started by automatic re-enrollment.
+    #[serde(default)]
+    pub automatic: bool,
     /// SCEP or CMPv2.
     #[serde(default)]
     pub protocol: Protocol,
@@ -192,6 +197,8 @@ impl Record {
             started: now,
             transaction: None,
             last_error: None,
+            new_key: None,
+            automatic: false,
             protocol: Protocol::Scep,
             cmp: None,
         }
@@ -331,6 +338,17 @@ pub fn precheck(req: &Request<'_>) -> Result<Option<String>, String> {
     }
 }
 
+/// The new key pair of a renewal that changes the key, if any.
+pub(crate) fn new_key_of(r: &Record) -> Result<Option<pki::key::KeyPair>, String> {
+    r.new_key
+        .as_ref()
+        .map(|pem| {
+            pki::key::KeyPair::from_bytes(pem.as_bytes())
+                .map_err(|e| format!("the new key pair: {e}"))
+        })
+        .transpose()
+}
+
 /// Serialises the steps: the daemon's thread and a test never step one
 /// enrollment twice at once.
 static STEPPING: Mutex<()> = Mutex::new(());
@@ -409,8 +427,8 @@ pub(crate) fn fail(mut r: Record, why: String) -> Option<Record> {
     tracing::error!(target: "pki", "{} enrollment of {} failed: {why}", r.protocol.name(), r.cert_id);
     if let Some(c) = &mut r.cmp {
         c.secret = None;
-        c.new_key = None;
     }
+    r.new_key = None;
     r.stage = Stage::Failed;
     r.challenge = None;
     r.last_error = Some(why);
@@ -491,6 +509,10 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
     if let Some(w) = warning {
         tracing::warn!(target: "pki", "SCEP enrollment of {}: {w}", r.cert_id);
     }
+    let fresh = match new_key_of(&r) {
+        Ok(k) => k,
+        Err(e) => return fail(r, e),
+    };
     let built = {
         let pki = shared.pki();
         let Some(entry) = pki.key_pairs().get(&r.cert_id) else {
@@ -517,8 +539,9 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
                 return fail(r.clone(), format!("subject: {e}"));
             }
         };
+        let requested = fresh.as_ref().unwrap_or(&entry.key);
         let csr = pki::request::build(
-            &entry.key,
+            requested,
             name,
             &r.alt(),
             r.challenge.as_deref(),
@@ -533,7 +556,7 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
         };
         csr.and_then(|csr| match &renew_with {
             Some(old) => client::renewal_req(
-                &entry.key,
+                requested,
                 &csr,
                 old,
                 &entry.key,
@@ -636,15 +659,41 @@ fn answer(
             unreachable(shared, r, now, format!("reply rejected: {e}"))
         }
         Ok((Answer::Issued(certs), _)) => {
-            let cert = pki
-                .key_pairs()
-                .get(&r.cert_id)
-                .and_then(|e| client::certificate_for(&certs, &e.key));
+            let fresh = match new_key_of(&r) {
+                Ok(k) => k,
+                Err(e) => {
+                    drop(pki);
+                    return fail(r, e);
+                }
+            };
+            let cert = match &fresh {
+                Some(k) => client::certificate_for(&certs, k),
+                None => pki
+                    .key_pairs()
+                    .get(&r.cert_id)
+                    .and_then(|e| client::certificate_for(&certs, &e.key)),
+            };
             let Some(cert) = cert else {
                 drop(pki);
                 return fail(r, "the CA returned no certificate for this key pair".into());
             };
-            match pki.store_enrolled(&r.cert_id, &r.profile, &cert) {
+            if r.renewal
+                && let Some(old) = pki.local_certificates().get(&r.cert_id)
+                && old.tbs_certificate().subject() != cert.tbs_certificate().subject()
+            {
+                let why = format!(
+                    "the CA changed the subject from '{}' to '{}'; the renewal is refused",
+                    pki::name::subject_string(old.tbs_certificate().subject()),
+                    pki::name::subject_string(cert.tbs_certificate().subject())
+                );
+                drop(pki);
+                return fail(r, why);
+            }
+            let stored = match fresh {
+                Some(k) => pki.store_renewed(&r.cert_id, &r.profile, k, &cert),
+                None => pki.store_enrolled(&r.cert_id, &r.profile, &cert),
+            };
+            match stored {
                 Ok(()) => {
                     tracing::info!(
                         target: "pki",

@@ -35,22 +35,14 @@ fn post(url: &str, message: Vec<u8>) -> Result<Vec<u8>, String> {
 /// The key the new certificate is for: a new key pair of a key update,
 /// else the key pair `cert_id`.
 fn new_key(shared: &Shared, r: &Record) -> Result<Option<KeyPair>, String> {
-    match r.cmp.as_ref().and_then(|c| c.new_key.as_ref()) {
-        Some(pem) => KeyPair::from_bytes(pem.as_bytes())
-            .map(Some)
-            .map_err(|e| format!("the new key pair: {e}")),
-        None => {
-            let pki = shared.pki();
-            if pki.key_pairs().contains_key(&r.cert_id) {
-                Ok(None)
-            } else {
-                Err(format!(
-                    "Keypair doesn't exist for certificate-id {}",
-                    r.cert_id
-                ))
-            }
-        }
+    let fresh = crate::enroll::new_key_of(r)?;
+    if fresh.is_none() && !shared.pki().key_pairs().contains_key(&r.cert_id) {
+        return Err(format!(
+            "Keypair doesn't exist for certificate-id {}",
+            r.cert_id
+        ));
     }
+    Ok(fresh)
 }
 
 /// One step of a CMPv2 record; `None` when it is over.

@@ -115,6 +115,7 @@ pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
         "Check revocation status with existing CRL file if present, otherwise skip",
     )?;
     s.choice(&cp(&["revocation-check"]), &["disable", "crl"])?;
+    register_auto_reenrollment(s)?;
     s.container(&cp(&["administrator"]), "Administrator information")?;
     s.leaf(
         &cp(&["administrator", "email-address"]),
@@ -122,6 +123,123 @@ pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
         "Administrator e-mail to which to send certificate requests",
     )?;
     Ok(())
+}
+
+/// `security pki auto-re-enrollment (scep | cmpv2) certificate-id ID { … }`.
+fn register_auto_reenrollment(s: &mut Schema) -> std::result::Result<(), SchemaError> {
+    s.container(
+        &path(&["auto-re-enrollment"]),
+        "Automatic re-enrollment of local certificates",
+    )?;
+    for (proto, help) in [
+        ("scep", "Re-enroll with SCEP"),
+        ("cmpv2", "Re-enroll with CMPv2 (key update)"),
+    ] {
+        let base = |rest: &[&'static str]| {
+            let mut p = path(&["auto-re-enrollment", proto, "certificate-id"]);
+            p.extend_from_slice(rest);
+            p
+        };
+        s.container(&path(&["auto-re-enrollment", proto]), help)?;
+        s.list(&base(&[]), ValueType::Word, "Certificate identifier")?;
+        s.placeholder(&base(&[]), "name")?;
+        s.leaf(
+            &base(&["ca-profile-name"]),
+            ValueType::Word,
+            "CA profile name",
+        )?;
+        s.mandatory(&base(&["ca-profile-name"]))?;
+        s.leaf(
+            &base(&["re-enroll-trigger-time-percentage"]),
+            ValueType::Uint { min: 1, max: 99 },
+            "Re-enroll when this percentage of the lifetime remains",
+        )?;
+        s.mandatory(&base(&["re-enroll-trigger-time-percentage"]))?;
+        s.flag(&base(&["re-generate-keypair"]), "Certify a new key pair")?;
+        if proto == "scep" {
+            s.leaf(
+                &base(&["challenge-password"]),
+                ValueType::Text,
+                "Challenge password the CA asks for",
+            )?;
+            s.secret(&base(&["challenge-password"]))?;
+            s.leaf(
+                &base(&["scep-encryption-algorithm"]),
+                ValueType::Enum(&["des", "des3", "aes128", "aes256"]),
+                "Envelope cipher",
+            )?;
+            s.leaf(
+                &base(&["scep-digest-algorithm"]),
+                ValueType::Enum(&["sha1", "sha256", "sha384", "sha512"]),
+                "Digest",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One `auto-re-enrollment` entry of the committed configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AutoReenroll {
+    /// The local certificate.
+    pub cert_id: String,
+    /// SCEP or CMPv2.
+    pub protocol: crate::enroll::Protocol,
+    /// The CA profile.
+    pub profile: String,
+    /// Re-enroll when this percentage of the lifetime remains.
+    pub percentage: u8,
+    /// Certify a new key pair.
+    pub new_key: bool,
+    /// SCEP challenge password.
+    pub challenge: Option<String>,
+    /// SCEP `scep-encryption-algorithm`.
+    pub cipher: Option<String>,
+    /// SCEP `scep-digest-algorithm`.
+    pub digest: Option<String>,
+}
+
+impl std::fmt::Debug for AutoReenroll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AutoReenroll")
+            .field("cert_id", &self.cert_id)
+            .field("protocol", &self.protocol)
+            .field("profile", &self.profile)
+            .field("percentage", &self.percentage)
+            .field("new_key", &self.new_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `auto-re-enrollment` entries of `config`.
+pub fn auto_reenrollment(config: &Config) -> Vec<AutoReenroll> {
+    let Some(are) = config.get(&path(&["auto-re-enrollment"])) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (proto, protocol) in [
+        ("scep", crate::enroll::Protocol::Scep),
+        ("cmpv2", crate::enroll::Protocol::Cmpv2),
+    ] {
+        let Some(p) = are.child(proto) else { continue };
+        for e in p.entries("certificate-id") {
+            let Some(id) = e.key() else { continue };
+            out.push(AutoReenroll {
+                cert_id: id.to_string(),
+                protocol,
+                profile: e.value("ca-profile-name").unwrap_or_default().to_string(),
+                percentage: e
+                    .value("re-enroll-trigger-time-percentage")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(10),
+                new_key: e.has("re-generate-keypair"),
+                challenge: e.value("challenge-password").map(str::to_string),
+                cipher: e.value("scep-encryption-algorithm").map(str::to_string),
+                digest: e.value("scep-digest-algorithm").map(str::to_string),
+            });
+        }
+    }
+    out
 }
 
 /// Commit-time checks of one `ca-profile` entry.
@@ -1297,7 +1415,6 @@ fn enroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> 
         ca_dn,
         reference: reference.map(str::to_string),
         secret: secret.map(str::to_string),
-        new_key: None,
         transaction: None,
     });
     crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
@@ -1350,11 +1467,11 @@ fn reenroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -
         s.shared.clock.now().as_secs(),
     );
     record.protocol = crate::enroll::Protocol::Cmpv2;
+    record.new_key = new_key;
     record.cmp = Some(crate::enroll::CmpPart {
         ca_dn: issuer,
         reference: None,
         secret: None,
-        new_key,
         transaction: None,
     });
     crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
