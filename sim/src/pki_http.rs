@@ -71,7 +71,11 @@ async fn exchange(
     let mut req = hyper::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", authority);
+        .header("host", authority)
+        // One exchange per connection, and the server is told so (RFC 9112
+        // 9.6): OpenSSL's CMP mock server otherwise waits for the next
+        // message on this connection and drops the transaction.
+        .header("connection", "close");
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
     }
