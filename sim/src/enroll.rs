@@ -338,6 +338,23 @@ pub fn precheck(req: &Request<'_>) -> Result<Option<String>, String> {
     }
 }
 
+/// Storing the certificate failed. A write that failed (a full disk, a
+/// crash in the middle) changed nothing, so the step is tried again like an
+/// unreachable CA; a certificate refused on its merits ends the enrollment.
+pub(crate) fn store_failed(
+    shared: &Shared,
+    r: Record,
+    now: u64,
+    e: pki::manager::PkiError,
+) -> Option<Record> {
+    match e {
+        pki::manager::PkiError::Store(_) => {
+            unreachable(shared, r, now, format!("storing the certificate: {e}"))
+        }
+        other => fail(r, format!("the certificate returned is refused: {other}")),
+    }
+}
+
 /// The new key pair of a renewal that changes the key, if any.
 pub(crate) fn new_key_of(r: &Record) -> Result<Option<pki::key::KeyPair>, String> {
     r.new_key
@@ -383,6 +400,7 @@ pub fn records(shared: &Shared) -> Vec<Record> {
 pub fn run_due(shared: &Shared) -> usize {
     let _one = STEPPING.lock().unwrap_or_else(PoisonError::into_inner);
     let now = shared.clock.now().as_secs();
+    crate::autorenew::schedule(shared, now);
     let due: Vec<Record> = records(shared)
         .into_iter()
         .filter(|r| r.stage != Stage::Failed && r.next_at <= now)
@@ -390,14 +408,40 @@ pub fn run_due(shared: &Shared) -> usize {
     let n = due.len();
     for record in due {
         let id = record.cert_id.clone();
+        let automatic = record.automatic;
         let next = step(shared, record, now);
         let mut pki = shared.pki();
-        // Cleared by the operator in the meantime: nothing to save.
+        if next.is_none() && automatic {
+            let serial = pki
+                .local_certificates()
+                .get(&id)
+                .map(|c| pki::info::serial_hex(c.tbs_certificate().serial_number().as_bytes()))
+                .unwrap_or_default();
+            crate::autorenew::record_result(
+                shared,
+                &id,
+                format!(
+                    "renewed at {} (serial {serial})",
+                    pki::info::junos_date(&simclock::to_datetime(Duration::from_secs(now)))
+                ),
+            );
+        }
+        // Over (a stored certificate clears its record), or cleared by the
+        // operator in the meantime: nothing to save.
         if !pki.enrollments().contains_key(&id) {
             continue;
         }
         let saved = match next {
-            Some(r) => pki.save_enrollment(&id, &r.to_json()),
+            Some(r) => {
+                if r.automatic && r.stage == Stage::Failed {
+                    crate::autorenew::record_result(
+                        shared,
+                        &id,
+                        format!("failed: {}", r.last_error.clone().unwrap_or_default()),
+                    );
+                }
+                pki.save_enrollment(&id, &r.to_json())
+            }
             None => pki.clear_enrollment(&id),
         };
         if let Err(e) = saved {
@@ -706,7 +750,7 @@ fn answer(
                 }
                 Err(e) => {
                     drop(pki);
-                    fail(r, format!("the certificate returned is refused: {e}"))
+                    store_failed(shared, r, now, e)
                 }
             }
         }

@@ -13,7 +13,7 @@ use pki::key::KeyPair;
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
-use crate::enroll::{Record, Stage, fail, limits, unreachable};
+use crate::enroll::{Record, Stage, fail, limits, store_failed, unreachable};
 use crate::pki_http;
 use crate::router::Shared;
 
@@ -362,7 +362,7 @@ fn confirm_and_store(
         }
         Err(e) => {
             drop(pki);
-            fail(r, format!("the certificate returned is refused: {e}"))
+            store_failed(shared, r, now, e)
         }
     }
 }

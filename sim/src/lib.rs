@@ -9,6 +9,7 @@
 //!   [`pki_commands`], [`logs`], the CLI socket ([`protocol`]) in its [`datadir`].
 //! - [`client`]: `mtsim cli`, one-shot, script or interactive.
 
+pub mod autorenew;
 pub mod chassis;
 pub mod client;
 pub mod commands;

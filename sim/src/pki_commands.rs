@@ -1003,19 +1003,39 @@ fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Resul
             "certificate-id {o} not found in local database"
         )));
     }
-    let reenrollment = Reenrollment {
-        enabled: false,
-        next_trigger: None,
-        last_result: None,
-    };
+    let reenrollments: Vec<Reenrollment> = infos
+        .iter()
+        .map(|(id, _, _, _)| {
+            let entry = crate::autorenew::entry(&s.shared, id);
+            let cert = pki.local_certificates().get(*id);
+            let running = enrollments.iter().find(|r| r.cert_id == *id && r.automatic);
+            Reenrollment {
+                enabled: entry.is_some(),
+                next_trigger: match (&entry, cert) {
+                    (Some(e), Some(c)) if running.is_none() => Some(simclock::to_datetime(
+                        crate::autorenew::trigger_time(c, e.percentage),
+                    )),
+                    _ => None,
+                },
+                last_result: match running {
+                    Some(r) => Some(format!(
+                        "in progress ({})",
+                        r.last_error.as_deref().unwrap_or("request sent")
+                    )),
+                    None => crate::autorenew::last_result(&s.shared, id),
+                },
+            }
+        })
+        .collect();
     let rows: Vec<LocalCert<'_>> = infos
         .iter()
-        .map(|(id, info, location, profile)| LocalCert {
+        .zip(&reenrollments)
+        .map(|((id, info, location, profile), reenrollment)| LocalCert {
             id,
             info,
             key_location: location,
             ca_profile: profile.filter(|p| Some(*p) != Some(*id)),
-            reenrollment: &reenrollment,
+            reenrollment,
         })
         .collect();
     if inv.display == Display::Json {

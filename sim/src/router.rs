@@ -58,6 +58,9 @@ pub struct Shared {
     pub state: Mutex<State>,
     /// The PKI manager (its own lock: key generation must not block the configuration).
     pub pki: Mutex<Pki>,
+    /// Automatic re-enrollment: the configured entries, and the last
+    /// outcome per certificate.
+    pub autorenew: Mutex<crate::autorenew::Autorenew>,
 }
 
 /// The router's mutable state.
@@ -103,6 +106,10 @@ impl Shared {
             *h = name;
         }
         self.pki().set_profiles(pki_commands::profiles(config));
+        self.autorenew
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entries = pki_commands::auto_reenrollment(config);
     }
 }
 
@@ -191,6 +198,7 @@ impl Router {
                 booted,
             }),
             pki: Mutex::new(pki),
+            autorenew: Mutex::new(crate::autorenew::Autorenew::default()),
         });
         let active = shared.state().active.clone();
         shared.apply(&active);
