@@ -355,6 +355,32 @@ pub(crate) fn store_failed(
     }
 }
 
+/// A renewal must keep the subject and subjectAltName; a CA that changes
+/// them is refused, and the renewal reported as failed.
+pub(crate) fn same_identity(
+    old: &x509_cert::Certificate,
+    new: &x509_cert::Certificate,
+) -> Result<(), String> {
+    if old.tbs_certificate().subject() != new.tbs_certificate().subject() {
+        return Err(format!(
+            "the CA changed the subject from '{}' to '{}'; the renewal is refused",
+            pki::name::subject_string(old.tbs_certificate().subject()),
+            pki::name::subject_string(new.tbs_certificate().subject())
+        ));
+    }
+    let alt = |c| {
+        AltNames::from_certificate(c)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    };
+    let (a, b) = (alt(old), alt(new));
+    if a.dns != b.dns || a.email != b.email || a.ip != b.ip {
+        return Err("the CA changed the subjectAltName; the renewal is refused".into());
+    }
+    Ok(())
+}
+
 /// The new key pair of a renewal that changes the key, if any.
 pub(crate) fn new_key_of(r: &Record) -> Result<Option<pki::key::KeyPair>, String> {
     r.new_key
@@ -723,13 +749,8 @@ fn answer(
             };
             if r.renewal
                 && let Some(old) = pki.local_certificates().get(&r.cert_id)
-                && old.tbs_certificate().subject() != cert.tbs_certificate().subject()
+                && let Err(why) = same_identity(old, &cert)
             {
-                let why = format!(
-                    "the CA changed the subject from '{}' to '{}'; the renewal is refused",
-                    pki::name::subject_string(old.tbs_certificate().subject()),
-                    pki::name::subject_string(cert.tbs_certificate().subject())
-                );
                 drop(pki);
                 return fail(r, why);
             }
@@ -822,4 +843,41 @@ pub fn describe(r: &Record) -> String {
         out.push_str(&format!("    Last error: {e}\n"));
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use pki::key::{KeyPair, KeySpec};
+
+    fn cert(subject: &str, dns: &str) -> x509_cert::Certificate {
+        let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+        let alt = AltNames {
+            dns: vec![dns.into()],
+            ..AltNames::default()
+        };
+        let now = Duration::from_secs(1_795_000_000);
+        pki::issue::self_signed(
+            &key,
+            pki::name::parse_subject(subject, "").unwrap(),
+            alt,
+            false,
+            pki::issue::validity(now, now + Duration::from_secs(600)).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_renewal_keeps_subject_and_alt_names() {
+        let old = cert("CN=r1,O=Example", "r1.example.net");
+        assert!(same_identity(&old, &cert("CN=r1,O=Example", "r1.example.net")).is_ok());
+        let e = same_identity(&old, &cert("CN=r2,O=Example", "r1.example.net")).unwrap_err();
+        assert!(
+            e.contains("changed the subject") && e.contains("CN=r2"),
+            "{e}"
+        );
+        let e = same_identity(&old, &cert("CN=r1,O=Example", "other.example.net")).unwrap_err();
+        assert!(e.contains("subjectAltName"), "{e}");
+    }
 }

@@ -271,6 +271,12 @@ fn confirm_and_store(
     secret: Option<&[u8]>,
     now: u64,
 ) -> Option<Record> {
+    if r.renewal
+        && let Some(old) = shared.pki().local_certificates().get(&r.cert_id).cloned()
+        && let Err(why) = crate::enroll::same_identity(&old, cert)
+    {
+        return fail(r, why);
+    }
     let placed = {
         let pki = shared.pki();
         client::place_chain(
