@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use der::Decode as _;
 use mtsim::chassis::Slot;
 use mtsim::client::{self, Conn};
 use mtsim::datadir::DataDir;
@@ -51,6 +52,11 @@ enum Command {
     Ca {
         #[command(subcommand)]
         command: CaCommand,
+    },
+    /// PKI tools.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
     },
     /// The ES PIC (encryption card).
     Pic {
@@ -291,6 +297,131 @@ fn ca_serve(args: &ServeArgs) -> ExitCode {
 }
 
 #[derive(Debug, Subcommand)]
+enum PkiCommand {
+    /// Run the IKE authenticator on a peer certificate: the verdict and the
+    /// reason. Exit 0 accepted, 1 refused, 2 bad input.
+    VerifyChain {
+        /// Trust anchors (PEM or DER files; a PEM file may hold several).
+        #[arg(long, value_name = "FILE", num_args = 1.., required = true)]
+        trusted: Vec<PathBuf>,
+        /// Intermediates the peer sent.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        untrusted: Vec<PathBuf>,
+        /// The peer's certificate.
+        #[arg(long, value_name = "FILE")]
+        peer: PathBuf,
+        /// CRLs (revocation is then required; without them it is not checked).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        crl: Vec<PathBuf>,
+        /// The peer's IKE identity: fqdn:NAME, ipv4:A, ipv6:A, email:U or dn:DN.
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// Validation time: seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ (default: now).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+}
+
+/// Reads every certificate in `path` (PEM bundle or DER).
+fn read_certs(path: &std::path::Path) -> Result<Vec<x509_cert::Certificate>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pki::encoding::certificates(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_time(s: &str) -> Result<std::time::Duration, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(secs));
+    }
+    der::asn1::GeneralizedTime::from_der(&{
+        // YYYY-MM-DDTHH:MM:SSZ -> YYYYMMDDHHMMSSZ as a DER GeneralizedTime.
+        let compact: String = s
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == 'Z')
+            .collect();
+        let mut der = vec![0x18, compact.len() as u8];
+        der.extend_from_slice(compact.as_bytes());
+        der
+    })
+    .map(|t| t.to_unix_duration())
+    .map_err(|_| format!("'{s}': expected seconds since the epoch or YYYY-MM-DDTHH:MM:SSZ"))
+}
+
+fn verify_chain(command: PkiCommand) -> ExitCode {
+    let PkiCommand::VerifyChain {
+        trusted,
+        untrusted,
+        peer,
+        crl,
+        id,
+        at,
+    } = command;
+    let input = (|| -> Result<_, String> {
+        let mut anchors = Vec::new();
+        for f in &trusted {
+            anchors.extend(read_certs(f)?);
+        }
+        let mut inter = Vec::new();
+        for f in &untrusted {
+            inter.extend(read_certs(f)?);
+        }
+        let peer = read_certs(&peer)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the peer file holds no certificate".to_string())?;
+        let mut crls = Vec::new();
+        for f in &crl {
+            let bytes = std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))?;
+            crls.push(pki::encoding::crl(&bytes).map_err(|e| format!("{}: {e}", f.display()))?);
+        }
+        let id = id.as_deref().map(ike::auth::PeerId::parse).transpose()?;
+        let time = match &at {
+            Some(t) => parse_time(t)?,
+            None => Clock::system().now(),
+        };
+        Ok((anchors, inter, peer, crls, id, time))
+    })();
+    let (anchors, inter, peer, crls, id, time) = match input {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let policy = ike::auth::Policy {
+        time,
+        max_depth: None,
+        revocation: if crls.is_empty() {
+            ike::auth::RevocationMode::Disabled
+        } else {
+            ike::auth::RevocationMode::Required
+        },
+        wildcards: false,
+        require_digital_signature: true,
+    };
+    let source = ike::auth::StaticCrls(crls);
+    let verdict = match &id {
+        Some(id) => ike::auth::authenticate(&peer, &inter, &anchors, &source, id, &policy),
+        None => ike::auth::validate(&peer, &inter, &anchors, &source, &policy),
+    };
+    match verdict {
+        Ok(chain) => {
+            println!("accepted");
+            for c in &chain.0 {
+                println!(
+                    "  {}",
+                    pki::name::subject_string(c.tbs_certificate().subject())
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            println!("refused: {why}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
 enum PicCommand {
     /// Bring up a card, program an SA pair, push packets both ways through
     /// the rings and print the counters.
@@ -354,6 +485,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Router { data_dir, es_pic } => router(data_dir, es_pic),
         Command::Ca { command } => ca_admin(command),
+        Command::Pki { command } => verify_chain(command),
         Command::Cli {
             data_dir,
             command,

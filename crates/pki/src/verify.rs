@@ -1,9 +1,11 @@
 //! Signature verification of certificates, CRLs and requests against a
-//! public key: RSA PKCS#1 v1.5 (SHA-1/256/384/512), ECDSA P-256/P-384
+//! public key: RSA PKCS#1 v1.5 (SHA-1/256/384/512), RSASSA-PSS (SHA-256/
+//! 384/512 with MGF1 of the same hash), ECDSA P-256/P-384
 //! (SHA-256/384/512) and DSA (SHA-1/256).
 
 use const_oid::db::rfc5912;
 use der::{Decode, Encode};
+use rsa::pkcs1::{RsaPssParams, TrailerField};
 use sha1::Sha1;
 use sha2::{Sha256, Sha384, Sha512};
 use signature::hazmat::PrehashVerifier;
@@ -63,6 +65,9 @@ pub fn verify(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), VerifyError> {
+    if alg.oid == rfc5912::ID_RSASSA_PSS {
+        return verify_pss(spki, alg, msg, sig);
+    }
     let (hash, family) = hash_of(alg)?;
     let digest = hash.digest(msg);
     let spki_der = spki
@@ -111,6 +116,70 @@ pub fn verify(
                 .map_err(|_| VerifyError::BadSignature)
         }
     }
+}
+
+/// The MGF1 mask generation function (RFC 8017 B.2.1).
+const ID_MGF1: const_oid::ObjectIdentifier = rfc5912::ID_MGF_1;
+
+/// RSASSA-PSS (RFC 4055, RFC 8017 8.1) with its parameters: SHA-256/384/512,
+/// MGF1 with the same hash, the trailer field 0xbc and the salt length the
+/// parameters give. The key is an rsaEncryption or an id-RSASSA-PSS key.
+fn verify_pss(
+    spki: &SubjectPublicKeyInfoOwned,
+    alg: &AlgorithmIdentifierOwned,
+    msg: &[u8],
+    sig: &[u8],
+) -> Result<(), VerifyError> {
+    let unsupported = |what: &str| VerifyError::Unsupported(format!("rsassaPss with {what}"));
+    let params = alg
+        .parameters
+        .as_ref()
+        .ok_or_else(|| unsupported("no parameters"))?
+        .to_der()
+        .map_err(|e| VerifyError::Encoding(e.to_string()))?;
+    let params = RsaPssParams::<der::asn1::Any>::from_der(&params)
+        .map_err(|e| VerifyError::Encoding(format!("RSASSA-PSS-params: {e}")))?;
+    let hash = HashAlg::from_oid(&params.hash.oid)
+        .filter(|h| *h != HashAlg::Sha1)
+        .ok_or_else(|| unsupported(&format!("hash {}", params.hash.oid)))?;
+    let mgf_hash = params.mask_gen.parameters.as_ref().map(|a| a.oid);
+    if params.mask_gen.oid != ID_MGF1 || mgf_hash != Some(params.hash.oid) {
+        return Err(unsupported(
+            "a mask generation other than MGF1 of the same hash",
+        ));
+    }
+    if params.trailer_field != TrailerField::BC {
+        return Err(unsupported("a trailer field other than 0xbc"));
+    }
+    let key_oid = spki.algorithm.oid;
+    let spki_der = if key_oid == rfc5912::RSA_ENCRYPTION {
+        spki.to_der()
+    } else if key_oid == rfc5912::ID_RSASSA_PSS {
+        // An id-RSASSA-PSS key is an RSA key restricted to PSS.
+        SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: rfc5912::RSA_ENCRYPTION,
+                parameters: Some(der::asn1::Null.into()),
+            },
+            subject_public_key: spki.subject_public_key.clone(),
+        }
+        .to_der()
+    } else {
+        return Err(VerifyError::BadKey(format!(
+            "an RSASSA-PSS signature needs an RSA key, not {key_oid}"
+        )));
+    }
+    .map_err(|e| VerifyError::Encoding(e.to_string()))?;
+    let pk = rsa::PublicKey::from_public_key_der(&spki_der)
+        .map_err(|e| VerifyError::BadKey(e.to_string()))?;
+    let digest = hash.digest(msg);
+    let salt = usize::from(params.salt_len);
+    let checked = match hash {
+        HashAlg::Sha256 => pk.verify(rsa::pss::Pss::<Sha256>::new_with_salt(salt), &digest, sig),
+        HashAlg::Sha384 => pk.verify(rsa::pss::Pss::<Sha384>::new_with_salt(salt), &digest, sig),
+        _ => pk.verify(rsa::pss::Pss::<Sha512>::new_with_salt(salt), &digest, sig),
+    };
+    checked.map_err(|_| VerifyError::BadSignature)
 }
 
 /// Verifies a certificate's signature with the issuer's public key.
@@ -183,4 +252,74 @@ pub fn request(req: &CertReq) -> Result<(), VerifyError> {
         .as_bytes()
         .ok_or_else(|| VerifyError::Encoding("signature BIT STRING has unused bits".into()))?;
     verify(&req.info.public_key, &req.algorithm, &info, sig)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::key::{KeyAlgorithm, KeyPair, KeySpec};
+    use getrandom::{SysRng, rand_core::UnwrapErr};
+
+    fn pss_alg<D: const_oid::AssociatedOid>(salt: u8) -> AlgorithmIdentifierOwned {
+        let params = RsaPssParams::new::<D>(salt);
+        AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_RSASSA_PSS,
+            parameters: Some(der::asn1::Any::encode_from(&params).unwrap()),
+        }
+    }
+
+    #[test]
+    fn rsassa_pss() {
+        let kp = KeyPair::generate(KeySpec::new(KeyAlgorithm::Rsa, 2048).unwrap()).unwrap();
+        let KeyPair::Rsa(sk) = &kp else {
+            panic!("not RSA")
+        };
+        let spki = kp.public_key_info().unwrap();
+        let msg = b"to be signed";
+        let mut rng = UnwrapErr(SysRng);
+        // SHA-256, salt 32.
+        let digest = HashAlg::Sha256.digest(msg);
+        let sig = sk
+            .sign_with_rng(
+                &mut rng,
+                rsa::pss::Pss::<Sha256>::new_with_salt(32),
+                &digest,
+            )
+            .unwrap();
+        let alg = pss_alg::<Sha256>(32);
+        verify(&spki, &alg, msg, &sig).unwrap();
+        assert_eq!(
+            verify(&spki, &alg, b"other", &sig),
+            Err(VerifyError::BadSignature)
+        );
+        // The salt length in the parameters must be the one used.
+        assert_eq!(
+            verify(&spki, &pss_alg::<Sha256>(20), msg, &sig),
+            Err(VerifyError::BadSignature)
+        );
+        // SHA-512, salt 64.
+        let digest = HashAlg::Sha512.digest(msg);
+        let sig = sk
+            .sign_with_rng(
+                &mut rng,
+                rsa::pss::Pss::<Sha512>::new_with_salt(64),
+                &digest,
+            )
+            .unwrap();
+        verify(&spki, &pss_alg::<Sha512>(64), msg, &sig).unwrap();
+        // SHA-1 and missing parameters are refused.
+        assert!(matches!(
+            verify(&spki, &pss_alg::<Sha1>(20), msg, &sig),
+            Err(VerifyError::Unsupported(_))
+        ));
+        let bare = AlgorithmIdentifierOwned {
+            oid: rfc5912::ID_RSASSA_PSS,
+            parameters: None,
+        };
+        assert!(matches!(
+            verify(&spki, &bare, msg, &sig),
+            Err(VerifyError::Unsupported(_))
+        ));
+    }
 }
