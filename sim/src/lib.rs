@@ -16,6 +16,7 @@ pub mod commands;
 pub mod datadir;
 pub mod enroll;
 pub mod enroll_cmp;
+pub mod ike_auth;
 pub mod logs;
 pub mod pic;
 pub mod pki_commands;
