@@ -15,6 +15,22 @@ use x509_cert::crl::CertificateList;
 
 use crate::router::Shared;
 
+/// How many verdicts `show security ike` keeps.
+pub const VERDICTS_KEPT: usize = 64;
+
+/// One authentication verdict, as `show security ike` lists it.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// When (simulated time).
+    pub at: Duration,
+    /// The peer's IKE identity.
+    pub id: String,
+    /// The peer certificate's subject.
+    pub subject: String,
+    /// `None`: accepted; else why it was refused.
+    pub refusal: Option<String>,
+}
+
 /// CRLs for the authenticator: the store first, then HTTP.
 pub struct RouterCrls<'a> {
     shared: &'a Shared,
@@ -137,5 +153,44 @@ pub fn authenticate(
         Ok(_) => tracing::info!(target: "ike", "peer {id} ({who}) authenticated"),
         Err(why) => tracing::warn!(target: "ike", "peer {id} ({who}) refused: {why}"),
     }
+    let mut kept = shared
+        .ike_verdicts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if kept.len() >= VERDICTS_KEPT {
+        kept.pop_back();
+    }
+    kept.push_front(Verdict {
+        at: now,
+        id: id.to_string(),
+        subject: who,
+        refusal: verdict.as_ref().err().map(ToString::to_string),
+    });
+    drop(kept);
     verdict
+}
+
+/// `show security ike`: the latest peer authentications, newest first.
+pub fn show(shared: &Shared) -> String {
+    let kept = shared
+        .ike_verdicts
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if kept.is_empty() {
+        return "No IKE peer authentications\n".into();
+    }
+    let mut out = String::from("IKE peer authentications (newest first):\n");
+    for v in kept.iter() {
+        out.push_str(&format!(
+            "  {}  {}  {}\n",
+            pki::info::junos_date(&simclock::to_datetime(v.at)),
+            v.id,
+            v.subject
+        ));
+        match &v.refusal {
+            None => out.push_str("    Result: accepted\n"),
+            Some(why) => out.push_str(&format!("    Result: refused: {why}\n")),
+        }
+    }
+    out
 }

@@ -370,6 +370,16 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
         "Public-key infrastructure requests",
     );
     t.help(Op, "show security", "Show security information");
+    t.register(
+        Op,
+        "show security ike",
+        "Show IKE information: the latest peer authentications and why refused ones were",
+        vec![],
+        handler(|s: &mut Session, _inv: &Invocation, t: &mut dyn Terminal| {
+            t.print(&crate::ike_auth::show(&s.shared));
+            Ok(())
+        }),
+    )?;
     t.help(
         Op,
         "show security pki",

@@ -61,6 +61,8 @@ pub struct Shared {
     /// Automatic re-enrollment: the configured entries, and the last
     /// outcome per certificate.
     pub autorenew: Mutex<crate::autorenew::Autorenew>,
+    /// The latest IKE peer authentication verdicts (`show security ike`).
+    pub ike_verdicts: Mutex<std::collections::VecDeque<crate::ike_auth::Verdict>>,
 }
 
 /// The router's mutable state.
@@ -199,6 +201,7 @@ impl Router {
             }),
             pki: Mutex::new(pki),
             autorenew: Mutex::new(crate::autorenew::Autorenew::default()),
+            ike_verdicts: Mutex::new(std::collections::VecDeque::new()),
         });
         let active = shared.state().active.clone();
         shared.apply(&active);

@@ -141,6 +141,18 @@ fn crls_are_fetched_cached_and_refreshed() {
     // A wrong identity is refused even with a good chain.
     let e = mtsim::ike_auth::authenticate(sh, &good, &[], &fqdn("gw9.example.net")).unwrap_err();
     assert!(matches!(e, Refusal::IdentityMismatch { .. }), "{e}");
+    let mut s = lab.s;
+    let show = ok(&lab.r, &mut s, "show security ike");
+    assert!(show.contains("fqdn:gw9.example.net"), "{show}");
+    assert!(
+        show.contains("Result: refused: IKE identity 'fqdn:gw9.example.net' does not match"),
+        "{show}"
+    );
+    assert!(
+        show.contains("Result: refused: certificate"),
+        "the revocation, in words: {show}"
+    );
+    assert!(show.contains("Result: accepted"), "{show}");
     let log = std::fs::read_to_string(lab.d.path().join("r1/log/kmd")).unwrap();
     assert!(
         log.contains("peer fqdn:gw1.example.net") && log.contains("authenticated"),
