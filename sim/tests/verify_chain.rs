@@ -193,7 +193,7 @@ fn openssl_made_chains() {
         w.join("ee.ext"),
         ee(
             "digitalSignature",
-            "subjectAltName=DNS:gw.example.net,IP:198.51.100.7\n",
+            "subjectAltName=DNS:gw.example.net,IP:198.51.100.7,IP:2001:db8::7,email:ike@gw.example.net\n",
         ),
     )
     .unwrap();
@@ -292,6 +292,8 @@ fn openssl_made_chains() {
     for id in [
         "fqdn:gw.example.net",
         "ipv4:198.51.100.7",
+        "ipv6:2001:db8::7",
+        "email:ike@gw.example.net",
         "dn:CN=gw.example.net,O=Example",
     ] {
         let (code, out) = chain("gw.pem", &["inter.pem"], id);
