@@ -37,17 +37,40 @@ pub fn trigger_time(cert: &Certificate, percentage: u8) -> Duration {
     na.saturating_sub(life * u32::from(percentage) / 100)
 }
 
-/// The entry configured for `cert_id`, if any.
-pub fn entry(shared: &Shared, cert_id: &str) -> Option<AutoReenroll> {
-    shared
+/// The configured entries, with each `certificate-id all` entry expanded
+/// to every local certificate issued by its CA profile's CA that has no
+/// entry of its own (all the certificates of that kind).
+pub fn effective_entries(shared: &Shared) -> Vec<AutoReenroll> {
+    let configured = shared
         .autorenew
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .entries
-        .iter()
-        .find(|e| e.cert_id == cert_id)
-        .cloned()
+        .clone();
+    let (all, mut out): (Vec<AutoReenroll>, Vec<AutoReenroll>) =
+        configured.into_iter().partition(|e| e.cert_id == ALL);
+    if all.is_empty() {
+        return out;
+    }
+    let pki = shared.pki();
+    for e in all {
+        for (id, cert) in pki.local_certificates() {
+            if id == pki::manager::SYSTEM_GENERATED || out.iter().any(|o| &o.cert_id == id) {
+                continue;
+            }
+            if pki.issuer_profile(cert) == Some(e.profile.as_str()) {
+                out.push(AutoReenroll {
+                    cert_id: id.clone(),
+                    ..e.clone()
+                });
+            }
+        }
+    }
+    out
 }
+
+/// The `certificate-id` that stands for every certificate of a CA profile.
+pub const ALL: &str = "all";
 
 /// The last automatic renewal's outcome for `cert_id`.
 pub fn last_result(shared: &Shared, cert_id: &str) -> Option<String> {
@@ -72,12 +95,7 @@ pub fn record_result(shared: &Shared, cert_id: &str, result: String) {
 
 /// Starts the renewals that are due at `now`; returns how many.
 pub fn schedule(shared: &Shared, now: u64) -> usize {
-    let entries = shared
-        .autorenew
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entries
-        .clone();
+    let entries = effective_entries(shared);
     let mut started = 0;
     for e in entries {
         match start_if_due(shared, &e, now) {

@@ -975,6 +975,8 @@ fn load_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result
 }
 
 fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    // Before the PKI lock: expanding `certificate-id all` reads the store.
+    let auto = crate::autorenew::effective_entries(&s.shared);
     let pki = s.shared.pki();
     let only = if inv.flag("system-generated") {
         Some(SYSTEM_GENERATED)
@@ -1016,7 +1018,7 @@ fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Resul
     let reenrollments: Vec<Reenrollment> = infos
         .iter()
         .map(|(id, _, _, _)| {
-            let entry = crate::autorenew::entry(&s.shared, id);
+            let entry = auto.iter().find(|e| e.cert_id == *id).cloned();
             let cert = pki.local_certificates().get(*id);
             let running = enrollments.iter().find(|r| r.cert_id == *id && r.automatic);
             Reenrollment {

@@ -373,3 +373,31 @@ fn a_hundred_certificates_due_at_once() {
     }
     assert!(enroll::records(lab.r.shared()).is_empty());
 }
+
+#[test]
+fn certificate_id_all_covers_every_certificate_of_the_profile() {
+    let mut lab = lab();
+    for id in ["a1", "a2", "a3"] {
+        lab.cmp_cert(id);
+    }
+    assert_eq!(enroll::run_due(lab.r.shared()), 3);
+    lab.configure("set security pki auto-re-enrollment cmpv2 certificate-id all ca-profile-name cmp re-enroll-trigger-time-percentage 10");
+    let system = lab.cert(pki::manager::SYSTEM_GENERATED);
+    let before: Vec<Certificate> = ["a1", "a2", "a3"].iter().map(|i| lab.cert(i)).collect();
+    let show = ok(
+        &lab.r,
+        &mut lab.s,
+        "show security pki local-certificate certificate-id a2 detail",
+    );
+    assert!(show.contains("Status: Enabled"), "{show}");
+    lab.advance_to(LIFETIME * 90 / 100);
+    assert_eq!(enroll::run_due(lab.r.shared()), 3);
+    for (i, id) in ["a1", "a2", "a3"].iter().enumerate() {
+        assert_ne!(lab.cert(id), before[i], "{id} renewed");
+    }
+    assert_eq!(
+        lab.cert(pki::manager::SYSTEM_GENERATED),
+        system,
+        "not of that kind"
+    );
+}
