@@ -8,7 +8,6 @@
 //! certificate is checked and stored; a failed attempt is retried per the
 //! CA profile and shown with `show security pki local-certificate`.
 
-use std::collections::BTreeMap;
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -19,13 +18,11 @@ use crate::enroll::{self, CmpPart, Protocol, Record, Request};
 use crate::pki_commands::AutoReenroll;
 use crate::router::Shared;
 
-/// The configured entries and what became of the last renewals.
+/// The configured entries.
 #[derive(Debug, Default)]
 pub struct Autorenew {
     /// From the committed configuration.
     pub entries: Vec<AutoReenroll>,
-    /// Certificate id → the last automatic renewal's outcome.
-    pub last: BTreeMap<String, String>,
 }
 
 /// When `cert` is due: `percentage` of its lifetime remains.
@@ -72,25 +69,12 @@ pub fn effective_entries(shared: &Shared) -> Vec<AutoReenroll> {
 /// The `certificate-id` that stands for every certificate of a CA profile.
 pub const ALL: &str = "all";
 
-/// The last automatic renewal's outcome for `cert_id`.
-pub fn last_result(shared: &Shared, cert_id: &str) -> Option<String> {
-    shared
-        .autorenew
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .last
-        .get(cert_id)
-        .cloned()
-}
-
-/// Notes the outcome of an automatic renewal.
-pub fn record_result(shared: &Shared, cert_id: &str, result: String) {
-    shared
-        .autorenew
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .last
-        .insert(cert_id.to_string(), result);
+/// Notes the outcome of an automatic renewal in the store's metadata (it
+/// survives a restart). Called with the PKI lock held.
+pub fn record_result(pki: &mut pki::manager::Pki, cert_id: &str, result: String) {
+    if let Err(e) = pki.set_reenrollment_result(cert_id, &result) {
+        tracing::error!(target: "pki", "auto-re-enrollment of {cert_id}: cannot record the outcome: {e}");
+    }
 }
 
 /// Starts the renewals that are due at `now`; returns how many.
@@ -103,7 +87,7 @@ pub fn schedule(shared: &Shared, now: u64) -> usize {
             Ok(false) => {}
             Err(why) => {
                 tracing::error!(target: "pki", "auto-re-enrollment of {}: {why}", e.cert_id);
-                record_result(shared, &e.cert_id, format!("not started: {why}"));
+                record_result(&mut shared.pki(), &e.cert_id, format!("not started: {why}"));
             }
         }
     }

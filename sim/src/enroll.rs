@@ -444,7 +444,7 @@ pub fn run_due(shared: &Shared) -> usize {
                 .map(|c| pki::info::serial_hex(c.tbs_certificate().serial_number().as_bytes()))
                 .unwrap_or_default();
             crate::autorenew::record_result(
-                shared,
+                &mut pki,
                 &id,
                 format!(
                     "renewed at {} (serial {serial})",
@@ -461,7 +461,7 @@ pub fn run_due(shared: &Shared) -> usize {
             Some(r) => {
                 if r.automatic && r.stage == Stage::Failed {
                     crate::autorenew::record_result(
-                        shared,
+                        &mut pki,
                         &id,
                         format!("failed: {}", r.last_error.clone().unwrap_or_default()),
                     );

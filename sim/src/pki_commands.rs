@@ -1034,7 +1034,7 @@ fn show_locals(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Resul
                         "in progress ({})",
                         r.last_error.as_deref().unwrap_or("request sent")
                     )),
-                    None => crate::autorenew::last_result(&s.shared, id),
+                    None => pki.reenrollment_result(id).map(str::to_string),
                 },
             }
         })

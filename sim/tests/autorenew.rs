@@ -344,6 +344,24 @@ fn a_write_failing_between_receiving_and_storing_loses_nothing() {
         "show security pki local-certificate certificate-id s1 detail",
     );
     assert!(show.contains("Status: Enabled"), "{show}");
+    assert!(show.contains("Last attempt: renewed at"), "{show}");
+    // The outcome is kept in the store: another restart still shows it.
+    drop(s);
+    drop(_log2);
+    drop(r);
+    let r = Router::start(
+        DataDir::new(d.path().join("r1")),
+        clock,
+        Slot { fpc: 1, pic: 0 },
+    )
+    .unwrap();
+    let mut s = r.session("root");
+    let show = ok(
+        &r,
+        &mut s,
+        "show security pki local-certificate certificate-id s1 detail",
+    );
+    assert!(show.contains("Last attempt: renewed at"), "{show}");
 }
 
 #[test]

@@ -164,6 +164,10 @@ pub struct Metadata {
     /// Per key pair: where it came from.
     #[serde(default)]
     pub key_pairs: BTreeMap<String, KeyOrigin>,
+    /// Per local certificate: the outcome of its last automatic
+    /// re-enrollment, as shown by `show … local-certificate detail`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reenrollment: BTreeMap<String, String>,
 }
 
 /// Something in the store that could not be loaded (the rest still loads).
@@ -430,6 +434,28 @@ impl Pki {
     /// Enrollment records (opaque, written by the router) by certificate-id.
     pub fn enrollments(&self) -> &BTreeMap<String, Vec<u8>> {
         &self.enrollments.0
+    }
+
+    /// The outcome of the last automatic re-enrollment of `id`.
+    pub fn reenrollment_result(&self, id: &str) -> Option<&str> {
+        self.meta.reenrollment.get(id).map(String::as_str)
+    }
+
+    /// Records the outcome of an automatic re-enrollment of `id` (kept
+    /// across restarts); nothing changes if the write fails.
+    pub fn set_reenrollment_result(&mut self, id: &str, result: &str) -> Result<(), PkiError> {
+        let before = self
+            .meta
+            .reenrollment
+            .insert(id.to_string(), result.to_string());
+        if let Err(e) = self.save_metadata() {
+            match before {
+                Some(b) => self.meta.reenrollment.insert(id.to_string(), b),
+                None => self.meta.reenrollment.remove(id),
+            };
+            return Err(e);
+        }
+        Ok(())
     }
 
     fn save_metadata(&self) -> Result<(), PkiError> {
