@@ -435,6 +435,21 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
     )?;
     t.register(
         Op,
+        "request security pki key-pair export",
+        "Export a key pair (private key, PKCS#8) to a file, mode 0600",
+        vec![
+            id().required(),
+            file().required(),
+            Param::keyword(
+                "type",
+                ArgType::Choice(&["pem", "der"]),
+                "Encoding (default pem)",
+            ),
+        ],
+        handler(export_key_pair),
+    )?;
+    t.register(
+        Op,
         "show security pki key-pair",
         "Show key pairs",
         vec![id()],
@@ -578,6 +593,28 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
     )?;
     t.register(
         Op,
+        "request security pki local-certificate verify",
+        "Verify a local certificate (chain, validity, revocation)",
+        vec![id().required()],
+        handler(verify_local),
+    )?;
+    t.register(
+        Op,
+        "request security pki local-certificate export",
+        "Export a local certificate to a file",
+        vec![
+            id().required(),
+            file().required(),
+            Param::keyword(
+                "type",
+                ArgType::Choice(&["pem", "der"]),
+                "Encoding (default pem)",
+            ),
+        ],
+        handler(export_local),
+    )?;
+    t.register(
+        Op,
         "request security pki local-certificate load",
         "Load local certificate from file",
         vec![
@@ -630,6 +667,13 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
             Param::flag("force", "Load without asking for confirmation"),
         ],
         handler(load_ca),
+    )?;
+    t.register(
+        Op,
+        "request security pki ca-certificate verify",
+        "Verify a CA certificate (signature, validity)",
+        vec![profile().required()],
+        handler(verify_ca),
     )?;
     t.register(
         Op,
@@ -1508,5 +1552,136 @@ fn reenroll_local_cmp(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -
     });
     crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
     t.print("Certificate re-enrollment has started. To see the certificate enrollment status, check the PKI log file at /var/log/pkid.\n");
+    Ok(())
+}
+
+fn verify_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let profile = inv.text("ca-profile").unwrap_or_default().to_string();
+    let (cert, anchors) = {
+        let pki = s.shared.pki();
+        let cert = pki
+            .ca_certificates()
+            .get(&profile)
+            .cloned()
+            .ok_or_else(|| failed(PkiError::NoCa(profile.clone())))?;
+        let anchors: Vec<_> = pki.ca_certificates().values().cloned().collect();
+        (cert, anchors)
+    };
+    // A CA certificate of the store is trusted as the profile's anchor: its
+    // own validity, CA-ness and (when its issuer is loaded too) signature
+    // are what is checked.
+    let mut policy = ike::auth::Policy::new(s.shared.clock.now());
+    policy.revocation = ike::auth::RevocationMode::Disabled;
+    policy.require_digital_signature = false;
+    let others: Vec<_> = anchors.into_iter().filter(|c| *c != cert).collect();
+    let verdict = if others
+        .iter()
+        .any(|c| c.tbs_certificate().subject() == cert.tbs_certificate().issuer())
+    {
+        ike::auth::validate(
+            &cert,
+            &[],
+            &others,
+            &ike::auth::StaticCrls::default(),
+            &policy,
+        )
+        .map(|_| ())
+    } else {
+        ike::auth::validate(
+            &cert,
+            &[],
+            std::slice::from_ref(&cert),
+            &ike::auth::StaticCrls::default(),
+            &policy,
+        )
+        .map(|_| ())
+    };
+    match verdict {
+        Ok(()) => {
+            t.print(&format!("CA certificate {profile} verified successfully\n"));
+            Ok(())
+        }
+        Err(why) => Err(CommandError::failed(format!(
+            "CA certificate {profile}: {why}"
+        ))),
+    }
+}
+
+fn verify_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let cert = s
+        .shared
+        .pki()
+        .local_certificates()
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| {
+            CommandError::failed(format!("certificate-id {id} not found in local database"))
+        })?;
+    let now = s.shared.clock.now();
+    let anchors: Vec<_> = s.shared.pki().ca_certificates().values().cloned().collect();
+    let mut policy = ike::auth::Policy::new(now);
+    policy.revocation = crate::ike_auth::revocation_for(&s.shared, &cert);
+    let crls = crate::ike_auth::RouterCrls::new(&s.shared, now);
+    match ike::auth::validate(&cert, &[], &anchors, &crls, &policy) {
+        Ok(_) => {
+            t.print(&format!("Local certificate {id} verification success\n"));
+            Ok(())
+        }
+        Err(why) => Err(CommandError::failed(format!(
+            "Local certificate {id} verification failed: {why}"
+        ))),
+    }
+}
+
+fn export_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let der = {
+        let pki = s.shared.pki();
+        let cert = pki.local_certificates().get(&id).ok_or_else(|| {
+            CommandError::failed(format!("certificate-id {id} not found in local database"))
+        })?;
+        certificate_der(cert)
+    };
+    let bytes = match inv.text("type") {
+        Some("der") => der,
+        _ => encoding::pem("CERTIFICATE", &der).into_bytes(),
+    };
+    let path = operator_path(s, inv.text("filename").unwrap_or_default());
+    pki::store::write_atomic(&path, &bytes)
+        .map_err(|e| CommandError::failed(format!("cannot write {}: {e}", path.display())))?;
+    t.print(&format!(
+        "Local certificate {id} exported to {}\n",
+        path.display()
+    ));
+    Ok(())
+}
+
+fn export_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let id = inv.text("certificate-id").unwrap_or_default().to_string();
+    let bytes: zeroize::Zeroizing<Vec<u8>> = {
+        let pki = s.shared.pki();
+        let entry = pki
+            .key_pairs()
+            .get(&id)
+            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
+        match inv.text("type") {
+            Some("der") => entry.key.to_pkcs8_der().map_err(failed_text)?,
+            _ => zeroize::Zeroizing::new(
+                entry
+                    .key
+                    .to_pkcs8_pem()
+                    .map_err(failed_text)?
+                    .as_bytes()
+                    .to_vec(),
+            ),
+        }
+    };
+    let path = operator_path(s, inv.text("filename").unwrap_or_default());
+    // write_atomic makes the file 0600, as a private key must be.
+    pki::store::write_atomic(&path, &bytes)
+        .map_err(|e| CommandError::failed(format!("cannot write {}: {e}", path.display())))?;
+    tracing::info!(target: "pki", "key pair {id} exported to {}", path.display());
+    t.print(&format!("Key pair {id} exported to {}\n", path.display()));
     Ok(())
 }
