@@ -795,6 +795,14 @@ fn read_file(s: &Session, name: &str) -> Result<Vec<u8>> {
 }
 
 fn spec_of(inv: &Invocation, default: KeySpec) -> Result<KeySpec> {
+    spec_with(inv, default, KeySpec::new)
+}
+
+fn spec_with(
+    inv: &Invocation,
+    default: KeySpec,
+    check: fn(KeyAlgorithm, u32) -> std::result::Result<KeySpec, pki::key::KeyError>,
+) -> Result<KeySpec> {
     let algorithm = inv
         .text("type")
         .and_then(KeyAlgorithm::from_keyword)
@@ -804,7 +812,7 @@ fn spec_of(inv: &Invocation, default: KeySpec) -> Result<KeySpec> {
         None if algorithm == KeyAlgorithm::Ecdsa => 256,
         None => default.bits,
     };
-    KeySpec::new(algorithm, bits).map_err(|e| CommandError::failed(e.to_string()))
+    check(algorithm, bits).map_err(|e| CommandError::failed(e.to_string()))
 }
 
 fn generate_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
@@ -827,13 +835,14 @@ fn generate_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) ->
 
 fn legacy_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
     let name = inv.text("name").unwrap_or_default().to_string();
-    // The ES PIC defaults: RSA, 1024 bits.
-    let spec = spec_of(
+    // The ES PIC defaults (RSA, 1024 bits) and sizes.
+    let spec = spec_with(
         inv,
         KeySpec {
             algorithm: KeyAlgorithm::Rsa,
             bits: 1024,
         },
+        KeySpec::es_pic,
     )?;
     let generated = s
         .shared

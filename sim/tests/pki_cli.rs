@@ -82,8 +82,35 @@ fn key_pairs_follow_the_junos_rules() {
         out.ends_with("Generated key pair, key size 1024, file batt Algorithm RSA\n"),
         "{out}"
     );
-    let e = err(&r, &mut s, "request security key-pair other size 1596");
-    assert!(e.contains("1596 is not a key size Junos knows"), "{e}");
+    // The ES PIC sizes include 1596 (RSA, a 1596-bit modulus, with a
+    // warning); the security pki command keeps to today's sizes.
+    let out = ok(&r, &mut s, "request security key-pair other size 1596");
+    assert!(
+        out.contains("warning: RSA 1596 bits is a weak key size"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Generated key pair, key size 1596, file other Algorithm RSA\n"),
+        "{out}"
+    );
+    let e = err(&r, &mut s, "request security key-pair big size 4096");
+    assert!(
+        e.contains("the ES PIC takes rsa sizes 512, 1024, 1596, 2048"),
+        "{e}"
+    );
+    // Both command sets see the same store: the ES PIC key pair is a
+    // security pki key pair.
+    let out = ok(
+        &r,
+        &mut s,
+        "show security pki key-pair certificate-id other",
+    );
+    assert!(out.contains("Key size: 1596 bits"), "{out}");
+    ok(
+        &r,
+        &mut s,
+        "request security pki generate-certificate-request certificate-id other subject CN=other domain-name other.example.net",
+    );
 
     // Private keys: PKCS#8 PEM, mode 0600.
     let key = d.path().join("ikecert/key-pair/k-ec.priv");

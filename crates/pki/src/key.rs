@@ -121,6 +121,34 @@ impl KeySpec {
         })
     }
 
+    /// The sizes the ES PIC era `request security key-pair` took: RSA 512,
+    /// 1024, 1596 and 2048 (1596 is on that page; RSA needs no multiple of
+    /// 8, so it is generated as a 1596-bit modulus) and DSA 1024 and 2048.
+    pub fn es_pic(algorithm: KeyAlgorithm, bits: u32) -> Result<Self, KeyError> {
+        let sizes: &[u32] = match algorithm {
+            KeyAlgorithm::Rsa => &[512, 1024, 1596, 2048],
+            KeyAlgorithm::Dsa => &[1024, 2048],
+            KeyAlgorithm::Ecdsa => &[],
+        };
+        if sizes.contains(&bits) {
+            Ok(KeySpec { algorithm, bits })
+        } else {
+            Err(KeyError::BadSize {
+                algorithm,
+                bits,
+                hint: format!(
+                    "the ES PIC takes {} sizes {}",
+                    algorithm.keyword(),
+                    sizes
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        }
+    }
+
     /// Why this size is weak, if it is.
     pub fn weakness(&self) -> Option<&'static str> {
         match (self.algorithm, self.bits) {
@@ -129,6 +157,9 @@ impl KeySpec {
             ),
             (KeyAlgorithm::Rsa, 1024) => Some(
                 "RSA 1024-bit keys give about 80 bits of security, below the 112 bits NIST SP 800-131A has required since 2014",
+            ),
+            (KeyAlgorithm::Rsa, 1596) => Some(
+                "RSA 1596-bit keys give about 100 bits of security, below the 112 bits NIST SP 800-131A has required since 2014",
             ),
             (KeyAlgorithm::Dsa, 1024) => Some(
                 "DSA 1024-bit keys give about 80 bits of security, below the 112 bits NIST SP 800-131A has required since 2014",
@@ -249,7 +280,8 @@ fn rng() -> UnwrapErr<SysRng> {
 impl KeyPair {
     /// Generates a key pair of `spec` from the system's randomness.
     pub fn generate(spec: KeySpec) -> Result<Self, KeyError> {
-        let spec = KeySpec::new(spec.algorithm, spec.bits)?;
+        let spec = KeySpec::new(spec.algorithm, spec.bits)
+            .or_else(|e| KeySpec::es_pic(spec.algorithm, spec.bits).map_err(|_| e))?;
         let gen_err = |e: &dyn fmt::Display| KeyError::Generate(e.to_string());
         let mut rng = rng();
         Ok(match (spec.algorithm, spec.bits) {
@@ -523,7 +555,9 @@ impl KeyPair {
 
 fn check_size(k: KeyPair) -> Result<KeyPair, KeyError> {
     let spec = k.spec();
-    if spec.algorithm.sizes().contains(&spec.bits) {
+    if spec.algorithm.sizes().contains(&spec.bits)
+        || KeySpec::es_pic(spec.algorithm, spec.bits).is_ok()
+    {
         Ok(k)
     } else {
         Err(KeyError::Unsupported(format!(
@@ -589,6 +623,19 @@ impl signature::Signer<SignatureBytes> for KeySigner<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn es_pic_sizes_and_the_1596_bit_key() {
+        assert!(KeySpec::es_pic(KeyAlgorithm::Rsa, 1596).is_ok());
+        assert!(KeySpec::es_pic(KeyAlgorithm::Rsa, 4096).is_err());
+        assert!(KeySpec::es_pic(KeyAlgorithm::Ecdsa, 256).is_err());
+        let k = KeyPair::generate(KeySpec::es_pic(KeyAlgorithm::Rsa, 1596).unwrap()).unwrap();
+        assert_eq!(k.spec().bits, 1596);
+        assert!(k.spec().weakness().is_some());
+        // The store loads it back (a restart keeps it).
+        let back = KeyPair::from_pkcs8_der(&k.to_pkcs8_der().unwrap()).unwrap();
+        assert_eq!(back.spec(), k.spec());
+    }
 
     #[test]
     fn size_rules() {

@@ -495,7 +495,9 @@ impl Pki {
     /// `request security pki generate-key-pair certificate-id ID size N type T`.
     pub fn generate_key_pair(&mut self, id: &str, spec: KeySpec) -> Result<Generated, PkiError> {
         id::check(id)?;
-        let spec = KeySpec::new(spec.algorithm, spec.bits)?;
+        // The security pki sizes, or the ES PIC ones (RSA 1596).
+        let spec = KeySpec::new(spec.algorithm, spec.bits)
+            .or_else(|e| KeySpec::es_pic(spec.algorithm, spec.bits).map_err(|_| e))?;
         if self.keys.contains_key(id) || self.store.exists(Kind::KeyPair, id) {
             return Err(PkiError::KeyPairExists(id.to_string()));
         }
