@@ -132,6 +132,10 @@ pub struct Record {
     /// Started by automatic re-enrollment.
     #[serde(default)]
     pub automatic: bool,
+    /// Also write the certificate to this file (the ES PIC form of
+    /// `request security certificate enroll`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
     /// SCEP or CMPv2.
     #[serde(default)]
     pub protocol: Protocol,
@@ -150,6 +154,28 @@ impl std::fmt::Debug for Record {
             .field("attempts", &self.attempts)
             .field("next_at", &self.next_at)
             .finish_non_exhaustive()
+    }
+}
+
+/// A file the enrolled certificate is also written to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Export {
+    /// The file.
+    pub path: String,
+    /// PEM (else DER).
+    pub pem: bool,
+}
+
+impl Export {
+    fn write(&self, cert: &x509_cert::Certificate) -> Result<(), String> {
+        let der = pki::manager::certificate_der(cert);
+        let bytes = if self.pem {
+            pki::encoding::pem("CERTIFICATE", &der).into_bytes()
+        } else {
+            der
+        };
+        pki::store::write_atomic(std::path::Path::new(&self.path), &bytes)
+            .map_err(|e| format!("writing {}: {e}", self.path))
     }
 }
 
@@ -199,6 +225,7 @@ impl Record {
             last_error: None,
             new_key: None,
             automatic: false,
+            export: None,
             protocol: Protocol::Scep,
             cmp: None,
         }
@@ -767,6 +794,16 @@ fn answer(
                         pki::info::serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
                         pki::name::subject_string(cert.tbs_certificate().issuer())
                     );
+                    if let Some(export) = &r.export {
+                        match export.write(&cert) {
+                            Ok(()) => {
+                                tracing::info!(target: "pki", "certificate {} written to {}", r.cert_id, export.path)
+                            }
+                            Err(e) => {
+                                tracing::error!(target: "pki", "certificate {}: {e}", r.cert_id)
+                            }
+                        }
+                    }
                     None
                 }
                 Err(e) => {

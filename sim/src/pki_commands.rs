@@ -693,11 +693,15 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
     t.register(
         Op,
         "request security certificate enroll",
-        "Obtain a CA certificate with SCEP and write it to a file (ES PIC)",
+        "Obtain a CA certificate, or a local certificate, with SCEP into a file (ES PIC)",
         vec![
             file().required(),
-            Param::keyword("ca-name", ArgType::Text, "CA identity sent to the CA").required(),
-            Param::keyword("url", ArgType::Text, "SCEP URL of the CA").required(),
+            Param::keyword(
+                "ca-name",
+                ArgType::Text,
+                "CA identity sent to the CA (CA certificate)",
+            ),
+            Param::keyword("url", ArgType::Text, "SCEP URL of the CA (CA certificate)"),
             Param::keyword(
                 "ca-file",
                 ArgType::Word,
@@ -708,8 +712,22 @@ pub fn register(t: &mut CommandTree<Session>) -> std::result::Result<(), Duplica
                 ArgType::Choice(&["binary", "pem"]),
                 "File encoding (default binary)",
             ),
+            Param::keyword("subject", ArgType::Text, "Subject DN (local certificate)"),
+            Param::keyword(
+                "alternative-subject",
+                ArgType::IpAddr,
+                "Tunnel source address (local certificate)",
+            ),
+            Param::keyword(
+                "certification-authority",
+                ArgType::Word,
+                "CA profile to enroll with (local certificate)",
+            ),
+            Param::keyword("key-file", ArgType::Word, "Key pair (local certificate)"),
+            Param::keyword("domain-name", ArgType::Word, "Fully qualified domain name"),
+            Param::keyword("password", ArgType::Text, "Challenge password"),
         ],
-        handler(legacy_enroll_ca),
+        handler(legacy_enroll),
     )?;
     let mut lv = vec![profile()];
     lv.extend(level());
@@ -1296,9 +1314,92 @@ fn enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<
     Ok(())
 }
 
+/// `request security certificate enroll`: the local-certificate form when
+/// a subject is given, else the CA-certificate form.
+fn legacy_enroll(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    if inv.text("subject").is_some() {
+        legacy_enroll_local(s, inv, t)
+    } else {
+        legacy_enroll_ca(s, inv, t)
+    }
+}
+
+fn legacy_enroll_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
+    let need = |k: &str| {
+        inv.text(k).map(str::to_string).ok_or_else(|| {
+            CommandError::failed(format!(
+                "missing argument {k} (local certificate enrollment)"
+            ))
+        })
+    };
+    let profile = need("certification-authority")?;
+    let id = need("key-file")?;
+    let subject = need("subject")?;
+    let alt = AltNames {
+        dns: inv
+            .text("domain-name")
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+        email: Vec::new(),
+        ip: inv.ip("alternative-subject").into_iter().collect(),
+        other: Vec::new(),
+    };
+    if alt.dns.is_empty() && alt.ip.is_empty() {
+        return Err(CommandError::failed(
+            "at least one of alternative-subject or domain-name is required",
+        ));
+    }
+    let (url, _) = enrollment_target(s, &profile)?;
+    {
+        let pki = s.shared.pki();
+        let key = pki
+            .key_pairs()
+            .get(&id)
+            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
+        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
+            return Err(CommandError::failed(format!(
+                "ECDSA Keypair not supported with SCEP for cert_id {id}"
+            )));
+        }
+        if !pki.ca_certificates().contains_key(&profile) {
+            return Err(failed(PkiError::NoCa(profile.clone())));
+        }
+    }
+    let path = operator_path(s, inv.text("filename").unwrap_or_default());
+    let req = crate::enroll::Request {
+        cert_id: &id,
+        profile: &profile,
+        url: &url,
+        subject: &subject,
+        alt: &alt,
+        challenge: inv.text("password"),
+        cipher: None,
+        digest: None,
+        renewal: false,
+    };
+    if let Some(w) = crate::enroll::precheck(&req).map_err(failed_text)? {
+        t.print(&format!("warning: {w}\n"));
+    }
+    let mut record = crate::enroll::Record::new(&req, s.shared.clock.now().as_secs());
+    record.export = Some(crate::enroll::Export {
+        path: path.display().to_string(),
+        pem: inv.text("encoding") == Some("pem"),
+    });
+    crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
+    t.print(&format!(
+        "Certificate enrollment has started; the certificate will be written to {}.\n",
+        path.display()
+    ));
+    Ok(())
+}
+
 fn legacy_enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let url = inv.text("url").unwrap_or_default();
-    let ident = inv.text("ca-name").unwrap_or_default();
+    let (Some(url), Some(ident)) = (inv.text("url"), inv.text("ca-name")) else {
+        return Err(CommandError::failed(
+            "missing argument: the CA certificate form needs ca-name and url (the local certificate form needs subject)",
+        ));
+    };
     let chain = crate::enroll::get_ca_cert(url, ident).map_err(failed_text)?;
     let der = certificate_der(&chain.ca);
     let bytes = match inv.text("encoding") {
@@ -1306,6 +1407,11 @@ fn legacy_enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> 
         _ => der,
     };
     let path = operator_path(s, inv.text("filename").unwrap_or_default());
+    t.print("Received CA certificate:\n");
+    t.print(&format!(
+        "Certificate: {}\n",
+        pki::name::subject_string(chain.ca.tbs_certificate().subject())
+    ));
     t.print(&fingerprint_lines(&chain.ca));
     if let Some(profile) = inv.text("ca-file") {
         s.shared

@@ -591,3 +591,78 @@ fn renewal_by_renewalreq_or_by_a_pkcsreq_signed_with_the_old_certificate() {
         assert!(log.contains(form), "{caps:?}: {log}");
     }
 }
+
+#[test]
+fn the_es_pic_forms_share_the_store_with_security_pki() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(
+        &d.path().join("ca"),
+        &clock,
+        ScepSettings::default(),
+        false,
+        false,
+    );
+    let r = router_on(&d.path().join("r1"), &clock);
+    let _log = logs(&r);
+    let mut s = r.session("root");
+    profile(&r, &mut s, &ca.scep_url());
+    // The CA certificate, the ES PIC way, loaded for profile ca1 too.
+    let out = ok(
+        &r,
+        &mut s,
+        &format!(
+            "request security certificate enroll filename ca1.der ca-file ca1 ca-name ca1 url {}",
+            ca.scep_url()
+        ),
+    );
+    assert!(
+        out.starts_with("Received CA certificate:\nCertificate: CN=mtsim Issuing CA"),
+        "{out}"
+    );
+    assert!(out.contains("(sha1)") && out.contains("(md5)"), "{out}");
+    assert!(r.shared().pki().ca_certificates().contains_key("ca1"));
+    // A key pair made with the ES PIC command, enrolled with the ES PIC
+    // local form; the certificate lands in the store and in the file.
+    ok(&r, &mut s, "request security key-pair batt size 2048");
+    let out = ok(
+        &r,
+        &mut s,
+        "request security certificate enroll filename batt.pem subject CN=batt,O=Example alternative-subject 192.0.2.9 certification-authority ca1 encoding pem key-file batt domain-name batt.example.net password s3cret-pw",
+    );
+    assert!(out.contains("will be written to"), "{out}");
+    assert_eq!(enroll::run_due(r.shared()), 1);
+    let cert = r.shared().pki().local_certificates()["batt"].clone();
+    let file = std::fs::read(d.path().join("r1/home/batt.pem")).unwrap();
+    assert_eq!(pki::encoding::certificate(&file).unwrap(), cert);
+    let show = ok(
+        &r,
+        &mut s,
+        "show security pki local-certificate certificate-id batt detail",
+    );
+    assert!(
+        show.contains("192.0.2.9") && show.contains("batt.example.net"),
+        "{show}"
+    );
+    // And the other way round: a security pki key pair enrolled the ES PIC way.
+    ok(
+        &r,
+        &mut s,
+        "request security pki generate-key-pair certificate-id modern size 2048 type rsa",
+    );
+    ok(
+        &r,
+        &mut s,
+        "request security certificate enroll filename modern.der subject CN=modern certification-authority ca1 key-file modern domain-name modern.example.net password s3cret-pw",
+    );
+    enroll::run_due(r.shared());
+    let der = std::fs::read(d.path().join("r1/home/modern.der")).unwrap();
+    assert_eq!(der[0], 0x30, "binary (DER) by default");
+    assert!(r.shared().pki().local_certificates().contains_key("modern"));
+    let e = err(
+        &r,
+        &mut s,
+        "request security certificate enroll filename x.der subject CN=x key-file batt",
+    );
+    assert!(e.contains("certification-authority"), "{e}");
+}
