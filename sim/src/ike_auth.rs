@@ -146,6 +146,8 @@ pub fn authenticate(
     let anchors: Vec<Certificate> = shared.pki().ca_certificates().values().cloned().collect();
     let mut policy = Policy::new(now);
     policy.revocation = revocation_for(shared, peer);
+    // `security certificates path-length`, when configured.
+    policy.max_depth = crate::pki_commands::path_length(&shared.state().active);
     let crls = RouterCrls::new(shared, now);
     let verdict = auth::authenticate(peer, untrusted, &anchors, &crls, id, &policy);
     let who = pki::name::subject_string(peer.tbs_certificate().subject());

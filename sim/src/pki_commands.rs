@@ -44,8 +44,137 @@ fn path<'a>(rest: &[&'a str]) -> Vec<&'a str> {
     p
 }
 
+/// `[edit security certificates]`: the ES PIC era certificate settings.
+const CERTS: &[&str] = &["security", "certificates"];
+
+fn certs_path<'a>(rest: &[&'a str]) -> Vec<&'a str> {
+    let mut p: Vec<&str> = CERTS.to_vec();
+    p.extend_from_slice(rest);
+    p
+}
+
+/// Registers `[edit security certificates]` (ES PIC era): its
+/// `certification-authority` entries act as CA profiles for the
+/// enrollment commands, `enrollment-retry` is their retry count and
+/// `path-length` bounds the chains the IKE authenticator accepts.
+fn register_certificates_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
+    s.container(CERTS, "X.509 certificate configuration (ES PIC)")?;
+    s.leaf(
+        &certs_path(&["cache-size"]),
+        ValueType::Uint {
+            min: 0,
+            max: u32::MAX as u64,
+        },
+        "Maximum size of the certificate cache (bytes)",
+    )?;
+    s.leaf(
+        &certs_path(&["cache-timeout-negative"]),
+        ValueType::Uint {
+            min: 10,
+            max: u32::MAX as u64,
+        },
+        "Time to cache negative certificates (seconds, default 20)",
+    )?;
+    s.list(
+        &certs_path(&["certification-authority"]),
+        ValueType::Word,
+        "CA profile name",
+    )?;
+    s.placeholder(&certs_path(&["certification-authority"]), "name")?;
+    s.validator(
+        &certs_path(&["certification-authority"]),
+        Box::new(check_legacy_ca),
+    )?;
+    let ca = |leaf: &'static str| {
+        let mut p = certs_path(&["certification-authority"]);
+        p.push(leaf);
+        p
+    };
+    s.leaf(&ca("ca-name"), ValueType::Word, "CA identity")?;
+    s.leaf(&ca("crl"), ValueType::Text, "File to read the CRL from")?;
+    s.leaf(
+        &ca("encoding"),
+        ValueType::Enum(&["binary", "pem"]),
+        "File encoding (default binary)",
+    )?;
+    s.leaf(
+        &ca("enrollment-url"),
+        ValueType::Url,
+        "Enrollment URL of the CA",
+    )?;
+    s.leaf(
+        &ca("file"),
+        ValueType::Text,
+        "File to read the CA certificate from",
+    )?;
+    s.leaf(&ca("ldap-url"), ValueType::Url, "LDAP URL of the CA")?;
+    s.leaf(
+        &certs_path(&["enrollment-retry"]),
+        ValueType::Uint { min: 0, max: 1080 },
+        "Number of enrollment retries",
+    )?;
+    s.list(
+        &certs_path(&["local"]),
+        ValueType::Word,
+        "Local certificate name",
+    )?;
+    s.placeholder(&certs_path(&["local"]), "name")?;
+    let local = |leaf: &'static str| {
+        let mut p = certs_path(&["local"]);
+        p.push(leaf);
+        p
+    };
+    s.leaf(
+        &local("certificate"),
+        ValueType::Text,
+        "Private key and certificate (PEM)",
+    )?;
+    s.secret(&local("certificate"))?;
+    s.leaf(
+        &local("load-key-file"),
+        ValueType::Text,
+        "File holding the key and certificate",
+    )?;
+    s.leaf(
+        &certs_path(&["maximum-certificates"]),
+        ValueType::Uint {
+            min: 64,
+            max: u32::MAX as u64,
+        },
+        "Maximum number of certificates (default 1024)",
+    )?;
+    s.leaf(
+        &certs_path(&["path-length"]),
+        ValueType::Uint { min: 0, max: 15 },
+        "Maximum certificate path length (default 15)",
+    )?;
+    Ok(())
+}
+
+/// Commit-time checks of a `security certificates certification-authority`.
+fn check_legacy_ca(p: &ConfigNodeView<'_>) -> std::result::Result<(), String> {
+    let name = p.key().unwrap_or_default();
+    pki::id::check(name).map_err(|e| format!("certification-authority {name}: {e}"))?;
+    if p.value("enrollment-url").is_some() && p.value("ca-name").is_none() {
+        return Err(format!(
+            "certification-authority {name}: enrollment-url needs ca-name (the CA identity sent to the CA)"
+        ));
+    }
+    Ok(())
+}
+
+/// `security certificates path-length`: the longest chain the IKE
+/// authenticator accepts (intermediates), when configured.
+pub fn path_length(config: &Config) -> Option<usize> {
+    config
+        .get(CERTS)?
+        .value("path-length")
+        .and_then(|v| v.parse().ok())
+}
+
 /// Registers `[edit security pki]`.
 pub fn register_schema(s: &mut Schema) -> std::result::Result<(), SchemaError> {
+    register_certificates_schema(s)?;
     s.container(PKI, "PKI service configuration")?;
     s.list(
         &path(&["ca-profile"]),
@@ -279,9 +408,37 @@ fn check_profile(p: &ConfigNodeView<'_>) -> std::result::Result<(), String> {
 
 /// The CA profiles of a configuration.
 pub fn profiles(config: &Config) -> Vec<CaProfile> {
+    let mut out = legacy_profiles(config);
     let Some(pki) = config.get(PKI) else {
+        return out;
+    };
+    out.extend(modern_profiles(&pki));
+    out
+}
+
+/// The `security certificates certification-authority` entries as CA
+/// profiles (a `security pki ca-profile` of the same name wins).
+fn legacy_profiles(config: &Config) -> Vec<CaProfile> {
+    let Some(certs) = config.get(CERTS) else {
         return Vec::new();
     };
+    let retry = certs.value("enrollment-retry").and_then(|v| v.parse().ok());
+    certs
+        .entries("certification-authority")
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.key()?;
+            let mut profile = CaProfile::new(name, c.value("ca-name").unwrap_or(name));
+            profile.enrollment_url = c.value("enrollment-url").map(str::to_string);
+            if let Some(r) = retry {
+                profile.retry = r;
+            }
+            Some(profile)
+        })
+        .collect()
+}
+
+fn modern_profiles(pki: &ConfigNodeView<'_>) -> Vec<CaProfile> {
     pki.entries("ca-profile")
         .into_iter()
         .filter_map(|p| {

@@ -187,3 +187,67 @@ fn no_crl_fails_closed_unless_configured_and_disable_is_honoured() {
     mtsim::ike_auth::authenticate(lab3.r.shared(), &p, &[], &fqdn("gw1.example.net")).unwrap();
     assert!(lab3.r.shared().pki().crls().is_empty(), "no CRL fetched");
 }
+
+#[test]
+fn the_es_pic_certificates_configuration_feeds_enrollment_and_ike() {
+    let lab = lab("disable");
+    let mut s = lab.s;
+    let r = &lab.r;
+    let ca = lab.ca.as_ref().unwrap();
+    ok(r, &mut s, "configure");
+    ok(
+        r,
+        &mut s,
+        &format!(
+            "set security certificates certification-authority legacy ca-name legacy enrollment-url {}",
+            ca.scep_url()
+        ),
+    );
+    ok(
+        r,
+        &mut s,
+        "set security certificates enrollment-retry 7 path-length 0 maximum-certificates 64",
+    );
+    // Validated at commit.
+    let e = support::err(r, &mut s, "set security certificates path-length 16");
+    assert!(e.contains("16"), "{e}");
+    ok(r, &mut s, "commit");
+    ok(r, &mut s, "exit");
+    // The ES PIC CA is a CA profile for the enrollment commands.
+    assert_eq!(r.shared().pki().profile("legacy").map(|p| p.retry), Some(7));
+    let (res, out) = run_answering(
+        r,
+        &mut s,
+        "request security pki ca-certificate enroll ca-profile legacy",
+        &["yes"],
+    );
+    assert!(res.is_ok(), "{out}");
+    // path-length 0: a chain with an intermediate between the peer and the
+    // root is too long when only the root is trusted.
+    let p = peer(ca, "gw1.example.net");
+    let root = ca.authority().hierarchy().root.cert.clone();
+    let issuing = ca.authority().hierarchy().issuing.cert.clone();
+    r.shared()
+        .pki()
+        .store_ca_certificates(&[("rootonly".into(), root)])
+        .unwrap();
+    r.shared().pki().clear_ca(Some("ca1")).unwrap();
+    r.shared().pki().clear_ca(Some("legacy")).unwrap();
+    let e = mtsim::ike_auth::authenticate(r.shared(), &p, &[issuing], &fqdn("gw1.example.net"))
+        .unwrap_err();
+    assert!(matches!(e, Refusal::TooDeep { .. }), "{e}");
+    // A commit error names the entry.
+    ok(r, &mut s, "configure");
+    ok(
+        r,
+        &mut s,
+        "set security certificates certification-authority broken enrollment-url http://127.0.0.1:1/scep",
+    );
+    let (res, out) = support::run(r, &mut s, "commit");
+    assert!(res.is_err(), "{out}");
+    let all = format!("{res:?}{out}");
+    assert!(
+        all.contains("certification-authority broken") && all.contains("ca-name"),
+        "{all}"
+    );
+}
