@@ -196,3 +196,28 @@ pub fn show(shared: &Shared) -> String {
     }
     out
 }
+
+/// Authenticates the peer at `addr` the ES PIC way: its `security ike
+/// policy ADDRESS` must exist, and the certificate must carry that address
+/// as an iPAddress (or match the policy's `identity`).
+pub fn authenticate_es_pic(
+    shared: &Shared,
+    addr: std::net::IpAddr,
+    peer: &Certificate,
+    untrusted: &[Certificate],
+) -> Result<Chain, Refusal> {
+    let policy = crate::ike_config::policy_for(&shared.state().active, addr);
+    let Some(policy) = policy else {
+        let why = format!("no IKE policy for peer {addr}");
+        tracing::warn!(target: "ike", "peer {addr} refused: {why}");
+        return Err(Refusal::Malformed(why));
+    };
+    let id = match &policy.identity {
+        Some(text) => PeerId::parse(text).map_err(Refusal::Malformed)?,
+        None => match addr {
+            std::net::IpAddr::V4(a) => PeerId::Ipv4(a),
+            std::net::IpAddr::V6(a) => PeerId::Ipv6(a),
+        },
+    };
+    authenticate(shared, peer, untrusted, &id)
+}

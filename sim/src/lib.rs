@@ -17,6 +17,7 @@ pub mod datadir;
 pub mod enroll;
 pub mod enroll_cmp;
 pub mod ike_auth;
+pub mod ike_config;
 pub mod logs;
 pub mod pic;
 pub mod pki_commands;

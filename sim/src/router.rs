@@ -165,6 +165,7 @@ impl Router {
         let mut schema = Schema::new();
         commands::register_schema(&mut schema)
             .and_then(|()| pki_commands::register_schema(&mut schema))
+            .and_then(|()| crate::ike_config::register_schema(&mut schema))
             .map_err(|e| StartError::Registration(e.to_string()))?;
         let (store, active, warnings) = ConfigStore::open(&dir.config(), &schema)
             .map_err(|e| StartError::Config(e.to_string()))?;

@@ -251,3 +251,72 @@ fn the_es_pic_certificates_configuration_feeds_enrollment_and_ike() {
         "{all}"
     );
 }
+
+fn peer_with_ip(ca: &RunningCa, ip: &str) -> Certificate {
+    let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();
+    let alt = AltNames {
+        ip: vec![ip.parse().unwrap()],
+        ..AltNames::default()
+    };
+    let name = pki::name::parse_subject("CN=es-pic-peer", "").unwrap();
+    let csr = pki::request::build(&key, name, &alt, None, HashAlg::Sha256).unwrap();
+    ca.authority()
+        .issue(&Application::from_csr(&csr).unwrap(), NOW)
+        .unwrap()
+}
+
+#[test]
+fn a_peer_configured_the_es_pic_way_is_authenticated_by_its_address() {
+    let lab = lab("disable");
+    let mut s = lab.s;
+    let r = &lab.r;
+    let ca = lab.ca.as_ref().unwrap();
+    ok(r, &mut s, "request security key-pair batt");
+    ok(r, &mut s, "configure");
+    ok(
+        r,
+        &mut s,
+        "set security ike proposal rsa authentication-method rsa-signatures dh-group group2 encryption-algorithm 3des-cbc",
+    );
+    ok(r, &mut s, "set security ike policy 192.0.2.9 proposals rsa");
+    // Commit checks: signatures need the local certificate and key pair.
+    let (res, out) = support::run(r, &mut s, "commit");
+    let all = format!("{res:?}{out}");
+    assert!(
+        res.is_err() && all.contains("needs local-certificate and local-key-pair"),
+        "{all}"
+    );
+    ok(
+        r,
+        &mut s,
+        "set security ike policy 192.0.2.9 local-certificate batt local-key-pair batt encoding pem",
+    );
+    ok(
+        r,
+        &mut s,
+        "set security ike policy 192.0.2.10 proposals nope",
+    );
+    let (res, out) = support::run(r, &mut s, "commit");
+    let all = format!("{res:?}{out}");
+    assert!(
+        res.is_err() && all.contains("proposal nope is not configured"),
+        "{all}"
+    );
+    ok(r, &mut s, "delete security ike policy 192.0.2.10");
+    ok(r, &mut s, "commit");
+    ok(r, &mut s, "exit");
+
+    let good = peer_with_ip(ca, "192.0.2.9");
+    let other = peer_with_ip(ca, "192.0.2.77");
+    let sh = r.shared();
+    mtsim::ike_auth::authenticate_es_pic(sh, "192.0.2.9".parse().unwrap(), &good, &[]).unwrap();
+    let e = mtsim::ike_auth::authenticate_es_pic(sh, "192.0.2.9".parse().unwrap(), &other, &[])
+        .unwrap_err();
+    assert!(matches!(e, Refusal::IdentityMismatch { .. }), "{e}");
+    let e = mtsim::ike_auth::authenticate_es_pic(sh, "192.0.2.1".parse().unwrap(), &good, &[])
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("no IKE policy for peer 192.0.2.1"),
+        "{e}"
+    );
+}
