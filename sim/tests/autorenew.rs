@@ -54,13 +54,6 @@ struct Lab {
     _log: tracing::subscriber::DefaultGuard,
 }
 
-fn logs(r: &Router) -> tracing::subscriber::DefaultGuard {
-    use tracing_subscriber::layer::SubscriberExt;
-    let sh = r.shared();
-    let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
-    tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
-}
-
 /// A CA and a router with profiles `scep` and `cmp` at it, and the CA
 /// certificate of `scep` loaded.
 fn lab() -> Lab {
@@ -74,7 +67,7 @@ fn lab() -> Lab {
         Slot { fpc: 1, pic: 0 },
     )
     .unwrap();
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     ok(&r, &mut s, "configure");
     for (name, url) in [("scep", ca.scep_url()), ("cmp", ca.cmp_url())] {
@@ -315,7 +308,7 @@ fn a_write_failing_between_receiving_and_storing_loses_nothing() {
         Slot { fpc: 1, pic: 0 },
     )
     .unwrap();
-    let _log2 = logs(&r);
+    let _log2 = support::log_files(&r);
     let mut s = r.session("root");
     assert_eq!(enroll::records(r.shared()).len(), 1);
     clock.set(NOW + Duration::from_secs(LIFETIME * 90 / 100 + 30));

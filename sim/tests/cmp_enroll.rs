@@ -56,7 +56,7 @@ fn lab(manual: bool) -> Lab {
         Slot { fpc: 1, pic: 0 },
     )
     .unwrap();
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     ok(&r, &mut s, "configure");
     ok(
@@ -75,13 +75,6 @@ fn lab(manual: bool) -> Lab {
         "request security pki generate-key-pair certificate-id r1 type ecdsa size 256",
     );
     Lab { d, ca, r, s, _log }
-}
-
-fn logs(r: &Router) -> tracing::subscriber::DefaultGuard {
-    use tracing_subscriber::layer::SubscriberExt;
-    let sh = r.shared();
-    let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
-    tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
 }
 
 fn pkid_log(dir: &Path) -> String {

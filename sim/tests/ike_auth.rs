@@ -56,12 +56,7 @@ fn lab(revocation: &str) -> Lab {
         Slot { fpc: 1, pic: 0 },
     )
     .unwrap();
-    let _log = {
-        use tracing_subscriber::layer::SubscriberExt;
-        let sh = r.shared();
-        let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
-    };
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     ok(&r, &mut s, "configure");
     ok(

@@ -79,7 +79,7 @@ fn lab(scep: ScepSettings, manual: bool) -> Lab {
     let clock = Clock::frozen(NOW);
     let ca = start_ca(&d.path().join("ca"), &clock, scep, manual, false);
     let (r, s) = ready(&d.path().join("r1"), &clock, &ca);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     Lab { d, ca, r, s, _log }
 }
 
@@ -115,15 +115,6 @@ fn enroll_ca(r: &Router, s: &mut Session) -> String {
 }
 
 const ENROLL: &str = "request security pki local-certificate enroll scep ca-profile ca1 certificate-id r1 challenge-password s3cret-pw subject \"CN=r1.example.net,O=Example\" domain-name r1.example.net ip-address 192.0.2.1";
-
-/// Sends this thread's log events (the enrollment steps run on it) to the
-/// router's log files, as the daemon does.
-fn logs(r: &Router) -> tracing::subscriber::DefaultGuard {
-    use tracing_subscriber::layer::SubscriberExt;
-    let sh = r.shared();
-    let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
-    tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
-}
 
 fn advance(r: &Router, secs: u64) {
     r.shared().clock.advance(Duration::from_secs(secs));
@@ -195,7 +186,7 @@ fn pending_then_approval_survives_a_restart_and_pending_then_rejection() {
         false,
     );
     let (r, mut s) = ready(&dir, &clock, &ca);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     ok(&r, &mut s, ENROLL);
     enroll::run_due(r.shared());
     let show = ok(&r, &mut s, "show security pki local-certificate detail");
@@ -210,7 +201,7 @@ fn pending_then_approval_survives_a_restart_and_pending_then_rejection() {
     drop(s);
     drop(r);
     let r = router_on(&dir, &clock);
-    let _log2 = logs(&r);
+    let _log2 = support::log_files(&r);
     let mut s = r.session("root");
     ca.authority().approve(1).unwrap();
     advance(&r, 60);
@@ -290,7 +281,7 @@ fn ra_chain_and_legacy_algorithms() {
         true,
     );
     let r = router_on(&d.path().join("r1"), &clock);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     profile(&r, &mut s, &ca.scep_url());
     let out = enroll_ca(&r, &mut s);
@@ -408,7 +399,7 @@ fn a_reply_signed_by_another_key_is_rejected() {
         false,
     );
     let (r, mut s) = ready(&d.path().join("r1"), &clock, &good);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     // The profile now points at another CA: its replies are not signed by
     // the CA certificate the router loaded.
     profile(&r, &mut s, &other.scep_url());
@@ -492,7 +483,7 @@ fn ca_certificate_not_loaded_on_no_and_the_legacy_form_writes_a_file() {
         false,
     );
     let r = router_on(&d.path().join("r1"), &clock);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     profile(&r, &mut s, &ca.scep_url());
     let (res, out) = run_answering(
@@ -556,7 +547,7 @@ fn renewal_by_renewalreq_or_by_a_pkcsreq_signed_with_the_old_certificate() {
             false,
         );
         let (r, mut s) = ready(&d.path().join("r1"), &clock, &ca);
-        let _log = logs(&r);
+        let _log = support::log_files(&r);
         ok(&r, &mut s, ENROLL);
         enroll::run_due(r.shared());
         let before = r.shared().pki().local_certificates()["r1"].clone();
@@ -604,7 +595,7 @@ fn the_es_pic_forms_share_the_store_with_security_pki() {
         false,
     );
     let r = router_on(&d.path().join("r1"), &clock);
-    let _log = logs(&r);
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     profile(&r, &mut s, &ca.scep_url());
     // The CA certificate, the ES PIC way, loaded for profile ca1 too.

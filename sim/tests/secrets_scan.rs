@@ -56,12 +56,7 @@ fn no_secret_in_logs_show_output_configuration_or_records() {
     .unwrap();
     let data = d.path().join("r1");
     let r = Router::start(DataDir::new(&data), clock, Slot { fpc: 1, pic: 0 }).unwrap();
-    let _log = {
-        use tracing_subscriber::layer::SubscriberExt;
-        let sh = r.shared();
-        let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
-    };
+    let _log = support::log_files(&r);
     let mut s = r.session("root");
     let mut shown = String::new();
     ok(&r, &mut s, "configure");

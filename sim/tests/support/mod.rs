@@ -224,3 +224,13 @@ pub fn run_peer(cwd: &Path, secs: u32, cmd: &str, args: &[&str]) -> (bool, Strin
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// Sends this thread's log events (in-process steps such as
+/// `enroll::run_due` run on it) to the router's log files, as the daemon
+/// does; dropped, it stops.
+pub fn log_files(r: &Router) -> tracing::subscriber::DefaultGuard {
+    use tracing_subscriber::layer::SubscriberExt;
+    let sh = r.shared();
+    let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
+    tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
+}
