@@ -13,135 +13,14 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::peer_available;
+use support::{Netns, daemon_cli, peer_available, pkid_log, wait_for, wait_show};
 
 const MTSIM: &str = env!("CARGO_BIN_EXE_mtsim");
 const PORT: &str = "18080";
 const SECRET: &str = "1234-5678";
-
-/// A network namespace with `lo` up; deleted (with what runs in it) when dropped.
-struct Netns {
-    name: String,
-    children: Vec<Child>,
-}
-
-impl Netns {
-    fn new() -> Self {
-        let name = format!("mtsim-cmp-{}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add (the test needs root)");
-        let st = Command::new("ip")
-            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        Netns {
-            name,
-            children: Vec::new(),
-        }
-    }
-
-    /// Starts `cmd args` inside the namespace, output to `log`; its index.
-    fn spawn(&mut self, cwd: &Path, log: &Path, cmd: &str, args: &[&str]) -> usize {
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, cmd])
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        self.children.push(child);
-        self.children.len() - 1
-    }
-
-    /// Stops the child `i` (`ip netns exec` execs the command: it is that process).
-    fn stop(&mut self, i: usize) {
-        let c = &mut self.children[i];
-        let _ = c.kill();
-        let _ = c.wait();
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn cli(data: &Path, line: &str) -> String {
-    let o = Command::new(MTSIM)
-        .args(["cli", "--data-dir"])
-        .arg(data)
-        .args(["-c", line])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{line}:\n{text}");
-    text
-}
-
-fn pkid_log(data: &Path) -> String {
-    std::fs::read_to_string(data.join("log/pkid")).unwrap_or_default()
-}
-
-/// Waits (up to 20 s: a peer process is working) until `show` of `id`
-/// contains `what`.
-fn wait_show(data: &Path, id: &str, what: &str) -> String {
-    let line = format!("show security pki local-certificate certificate-id {id} detail");
-    let mut last = String::new();
-    for _ in 0..200 {
-        let o = Command::new(MTSIM)
-            .args(["cli", "--data-dir"])
-            .arg(data)
-            .args(["-c", &line])
-            .output()
-            .unwrap();
-        last = String::from_utf8_lossy(&o.stdout).into_owned();
-        if last.contains(what) {
-            return last;
-        }
-        assert!(
-            !last.contains(", failed"),
-            "{id} failed while waiting for '{what}':\n{last}\n{}",
-            pkid_log(data)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("'{what}' never shown for {id}:\n{last}\n{}", pkid_log(data));
-}
-
-fn wait_for(path: &Path, what: &str) {
-    for _ in 0..100 {
-        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(what)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{} never said '{what}':\n{}",
-        path.display(),
-        std::fs::read_to_string(path).unwrap_or_default()
-    );
-}
 
 /// Runs `openssl ARGS` in `w`; its stdout.
 fn openssl(w: &Path, args: &[&str]) -> String {
@@ -190,11 +69,11 @@ fn sha1(w: &Path, cert: &str) -> String {
 
 /// The router's key pair `id` and a CSR for it, in `<data>/home/<id>.csr`.
 fn key_and_csr(data: &Path, id: &str) -> PathBuf {
-    cli(
+    daemon_cli(
         data,
         &format!("request security pki generate-key-pair certificate-id {id} size 2048 type rsa"),
     );
-    cli(
+    daemon_cli(
         data,
         &format!(
             "request security pki generate-certificate-request certificate-id {id} subject \"CN={id}.example.net,O=Example\" domain-name {id}.example.net filename {id}.csr"
@@ -216,7 +95,7 @@ fn mock(ns: &mut Netns, w: &Path, name: &str, args: &[&str]) -> usize {
 }
 
 fn enroll_pbm(data: &Path, id: &str) {
-    let out = cli(
+    let out = daemon_cli(
         data,
         &format!(
             "request security pki local-certificate enroll cmpv2 ca-profile ca1 certificate-id {id} ca-dn \"CN=Test CMP Root CA\" ca-secret {SECRET} ca-reference 3078 subject \"CN={id}.example.net,O=Example\" domain-name {id}.example.net"
@@ -304,7 +183,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
         ],
     );
 
-    let mut ns = Netns::new();
+    let mut ns = Netns::new("cmp");
     let data: PathBuf = w.join("router");
     ns.spawn(
         w,
@@ -363,7 +242,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
     let show = wait_show(&data, "r1", "Test CMP Root CA");
     assert!(show.contains("r1.example.net"), "{show}");
     assert!(show.contains(&sha1(w, "new.crt")), "{show}");
-    let ca = cli(&data, "show security pki ca-certificate");
+    let ca = daemon_cli(&data, "show security pki ca-certificate");
     assert!(
         ca.contains("ca1") && ca.contains("Test CMP Root CA"),
         "{ca}"
@@ -378,7 +257,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
         "ir_sig",
         &[&sig[..], &["-rsp_cert", "new2.crt"]].concat(),
     );
-    let out = cli(
+    let out = daemon_cli(
         &data,
         "request security pki local-certificate enroll cmpv2 ca-profile ca1 certificate-id r1 ca-dn \"CN=Test CMP Root CA\" subject \"CN=r1.example.net,O=Example\" domain-name r1.example.net",
     );
@@ -394,7 +273,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
         "kur",
         &[&sig[..], &["-rsp_cert", "kur.crt"]].concat(),
     );
-    let out = cli(
+    let out = daemon_cli(
         &data,
         "request security pki local-certificate re-enroll cmpv2 ca-profile ca1 certificate-id r1",
     );
@@ -436,7 +315,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
     ns.stop(m);
 
     // 5. A rejection: status, failInfo and statusString in words.
-    cli(
+    daemon_cli(
         &data,
         "request security pki generate-key-pair certificate-id r3 size 2048 type rsa",
     );
@@ -468,7 +347,7 @@ fn enrolls_with_openssl_cmp_mock_server() {
     ns.stop(m);
 
     // 6. An error message.
-    cli(
+    daemon_cli(
         &data,
         "request security pki generate-key-pair certificate-id r4 size 2048 type rsa",
     );

@@ -9,120 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::peer_available;
+use support::{Netns, daemon_cli, peer_available, wait_for, wait_show};
 
 const MTSIM: &str = env!("CARGO_BIN_EXE_mtsim");
-
-/// A network namespace with `lo` up; deleted (with what runs in it) when dropped.
-struct Netns {
-    name: String,
-    children: Vec<Child>,
-}
-
-impl Netns {
-    fn new() -> Self {
-        let name = format!("mtsim-scep-{}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .unwrap();
-        assert!(st.success(), "ip netns add (the test needs root)");
-        let st = Command::new("ip")
-            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
-            .status()
-            .unwrap();
-        assert!(st.success());
-        Netns {
-            name,
-            children: Vec::new(),
-        }
-    }
-
-    /// Starts `cmd args` inside the namespace, output to `log`.
-    fn spawn(&mut self, cwd: &Path, log: &Path, cmd: &str, args: &[&str]) {
-        let out = std::fs::File::create(log).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, cmd])
-            .args(args)
-            .current_dir(cwd)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        self.children.push(child);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn cli(data: &Path, line: &str) -> String {
-    let o = Command::new(MTSIM)
-        .args(["cli", "--data-dir"])
-        .arg(data)
-        .args(["-c", line])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{line}:\n{text}");
-    text
-}
-
-/// Waits (up to 20 s: a peer process is working) until `show` of `id`
-/// contains `what`.
-fn wait_show(data: &Path, id: &str, what: &str) -> String {
-    let line = format!("show security pki local-certificate certificate-id {id} detail");
-    let mut last = String::new();
-    for _ in 0..200 {
-        let o = Command::new(MTSIM)
-            .args(["cli", "--data-dir"])
-            .arg(data)
-            .args(["-c", &line])
-            .output()
-            .unwrap();
-        last = String::from_utf8_lossy(&o.stdout).into_owned();
-        if last.contains(what) {
-            return last;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "'{what}' never shown for {id}:\n{last}\n{}",
-        std::fs::read_to_string(data.join("log/pkid")).unwrap_or_default()
-    );
-}
-
-fn wait_for(path: &Path, what: &str) {
-    for _ in 0..100 {
-        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(what)) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!(
-        "{} never said '{what}':\n{}",
-        path.display(),
-        std::fs::read_to_string(path).unwrap_or_default()
-    );
-}
 
 #[test]
 fn enrolls_with_micromdm_scepserver() {
@@ -152,7 +45,7 @@ fn enrolls_with_micromdm_scepserver() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
-    let mut ns = Netns::new();
+    let mut ns = Netns::new("scep");
     ns.spawn(
         w,
         &w.join("scepserver.log"),
@@ -198,7 +91,7 @@ fn enrolls_with_micromdm_scepserver() {
         })
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("commit complete"));
-    let out = cli(
+    let out = daemon_cli(
         &data,
         "request security pki ca-certificate enroll ca-profile m force",
     );
@@ -208,11 +101,11 @@ fn enrolls_with_micromdm_scepserver() {
     );
 
     // Enrollment.
-    cli(
+    daemon_cli(
         &data,
         "request security pki generate-key-pair certificate-id r1 size 2048 type rsa",
     );
-    let out = cli(
+    let out = daemon_cli(
         &data,
         "request security pki local-certificate enroll scep ca-profile m certificate-id r1 challenge-password secret123 subject \"CN=r1.example.net,O=Example\" domain-name r1.example.net",
     );
@@ -226,11 +119,11 @@ fn enrolls_with_micromdm_scepserver() {
         .to_string();
 
     // A wrong challenge: micromdm answers FAILURE badRequest.
-    cli(
+    daemon_cli(
         &data,
         "request security pki generate-key-pair certificate-id r2 size 2048 type rsa",
     );
-    cli(
+    daemon_cli(
         &data,
         "request security pki local-certificate enroll scep ca-profile m certificate-id r2 challenge-password WRONG subject \"CN=r2.example.net,O=Example\" domain-name r2.example.net",
     );
@@ -238,13 +131,13 @@ fn enrolls_with_micromdm_scepserver() {
     assert!(show.contains("badRequest"), "{show}");
 
     // Renewal (micromdm advertises Renewal: a RenewalReq signed with r1).
-    let out = cli(
+    let out = daemon_cli(
         &data,
         "request security pki local-certificate re-enroll scep ca-profile m certificate-id r1 challenge-password secret123",
     );
     assert!(out.contains("re-enrollment has started"), "{out}");
     for _ in 0..200 {
-        let show = cli(
+        let show = daemon_cli(
             &data,
             "show security pki local-certificate certificate-id r1 detail",
         );

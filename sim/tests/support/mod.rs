@@ -234,3 +234,130 @@ pub fn log_files(r: &Router) -> tracing::subscriber::DefaultGuard {
     let files = mtsim::logs::LogFiles::new(sh.dir.log(), sh.host.clone(), sh.clock.clone());
     tracing::subscriber::set_default(tracing_subscriber::registry().with(files))
 }
+
+/// A network namespace with `lo` up; deleted (with what runs in it) when dropped.
+pub struct Netns {
+    name: String,
+    children: Vec<std::process::Child>,
+}
+
+impl Netns {
+    /// A new namespace `mtsim-<what>-<pid>`.
+    pub fn new(what: &str) -> Self {
+        let name = format!("mtsim-{what}-{}", std::process::id());
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip netns add (the test needs root)");
+        let st = Command::new("ip")
+            .args(["netns", "exec", &name, "ip", "link", "set", "lo", "up"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        Netns {
+            name,
+            children: Vec::new(),
+        }
+    }
+
+    /// Starts `cmd args` inside the namespace, output to `log`; its index.
+    pub fn spawn(&mut self, cwd: &Path, log: &Path, cmd: &str, args: &[&str]) -> usize {
+        let out = std::fs::File::create(log).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, cmd])
+            .args(args)
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// Stops the child `i` (`ip netns exec` execs the command: it is that process).
+    pub fn stop(&mut self, i: usize) {
+        let c = &mut self.children[i];
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Runs one line with `mtsim cli -c` against the router daemon of `data`;
+/// it must succeed; its output.
+pub fn daemon_cli(data: &Path, line: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_mtsim"))
+        .args(["cli", "--data-dir"])
+        .arg(data)
+        .args(["-c", line])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{line}:\n{text}");
+    text
+}
+
+/// The PKI log of the router in `data`.
+pub fn pkid_log(data: &Path) -> String {
+    std::fs::read_to_string(data.join("log/pkid")).unwrap_or_default()
+}
+
+/// Waits (up to 20 s: a peer process is working) until `show` of `id`
+/// contains `what`.
+pub fn wait_show(data: &Path, id: &str, what: &str) -> String {
+    let line = format!("show security pki local-certificate certificate-id {id} detail");
+    let mut last = String::new();
+    for _ in 0..200 {
+        let o = Command::new(env!("CARGO_BIN_EXE_mtsim"))
+            .args(["cli", "--data-dir"])
+            .arg(data)
+            .args(["-c", &line])
+            .output()
+            .unwrap();
+        last = String::from_utf8_lossy(&o.stdout).into_owned();
+        if last.contains(what) {
+            return last;
+        }
+        assert!(
+            !last.contains(", failed"),
+            "{id} failed while waiting for '{what}':\n{last}\n{}",
+            pkid_log(data)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("'{what}' never shown for {id}:\n{last}\n{}", pkid_log(data));
+}
+
+/// Waits (up to 10 s: a peer process is starting) until the file at
+/// `path` contains `what`.
+pub fn wait_for(path: &Path, what: &str) {
+    for _ in 0..100 {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(what)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!(
+        "{} never said '{what}':\n{}",
+        path.display(),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+}
