@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use pki::altname::AltNames;
-use pki::key::{HashAlg, KeyAlgorithm};
+use pki::key::HashAlg;
 use pki::scep::client::{self, Answer, CaChain, Choice, Transaction};
 use pki::scep::{Capabilities, Capability, ContentCipher};
 
@@ -612,23 +612,14 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
     };
     let built = {
         let pki = shared.pki();
-        let Some(entry) = pki.key_pairs().get(&r.cert_id) else {
-            drop(pki);
-            return fail(
-                r.clone(),
-                format!("Keypair doesn't exist for certificate-id {}", r.cert_id),
-            );
+        let key = match pki.scep_key(&r.cert_id) {
+            Ok(k) => k,
+            Err(e) => {
+                let why = e.to_string();
+                drop(pki);
+                return fail(r, why);
+            }
         };
-        if entry.key.spec().algorithm != KeyAlgorithm::Rsa {
-            drop(pki);
-            return fail(
-                r.clone(),
-                format!(
-                    "ECDSA Keypair not supported with SCEP for cert_id {}",
-                    r.cert_id
-                ),
-            );
-        }
         let name = match pki::name::parse_subject(&r.subject, pki.chassis_serial()) {
             Ok(n) => n,
             Err(e) => {
@@ -636,7 +627,7 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
                 return fail(r.clone(), format!("subject: {e}"));
             }
         };
-        let requested = fresh.as_ref().unwrap_or(&entry.key);
+        let requested = fresh.as_ref().unwrap_or(key);
         let csr = pki::request::build(
             requested,
             name,
@@ -656,13 +647,13 @@ fn send(shared: &Shared, mut r: Record, chain: &CaChain, now: u64) -> Option<Rec
                 requested,
                 &csr,
                 old,
-                &entry.key,
+                key,
                 chain,
                 choice,
                 !caps.has(Capability::Renewal),
             )
             .map_err(|e| e.to_string()),
-            None => client::pkcs_req(&entry.key, &csr, chain, choice, Duration::from_secs(now))
+            None => client::pkcs_req(key, &csr, chain, choice, Duration::from_secs(now))
                 .map_err(|e| e.to_string()),
         })
     };
@@ -886,7 +877,7 @@ pub fn describe(r: &Record) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use pki::key::{KeyPair, KeySpec};
+    use pki::key::{KeyAlgorithm, KeyPair, KeySpec};
 
     fn cert(subject: &str, dns: &str) -> x509_cert::Certificate {
         let key = KeyPair::generate(KeySpec::new(KeyAlgorithm::Ecdsa, 256).unwrap()).unwrap();

@@ -118,11 +118,7 @@ impl CrlSource for RouterCrls<'_> {
 /// (required by default; fail-open only with `disable on-download-failure`).
 pub fn revocation_for(shared: &Shared, peer: &Certificate) -> RevocationMode {
     let pki = shared.pki();
-    let profile = pki
-        .ca_certificates()
-        .iter()
-        .find(|(_, c)| c.tbs_certificate().subject() == peer.tbs_certificate().issuer())
-        .and_then(|(n, _)| pki.profile(n));
+    let profile = pki.issuer_profile(peer).and_then(|n| pki.profile(n));
     match profile.map(|p| &p.revocation) {
         Some(Revocation::Disabled) => RevocationMode::Disabled,
         Some(Revocation::Crl {

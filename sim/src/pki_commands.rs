@@ -1510,15 +1510,8 @@ fn legacy_enroll_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) 
     let (url, _) = enrollment_target(s, &profile)?;
     {
         let pki = s.shared.pki();
-        let key = pki
-            .key_pairs()
-            .get(&id)
-            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
-        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
-            return Err(CommandError::failed(format!(
-                "ECDSA Keypair not supported with SCEP for cert_id {id}"
-            )));
-        }
+        // It must exist and be RSA (the Junos SCEP key message).
+        pki.scep_key(&id).map_err(failed)?;
         if !pki.ca_certificates().contains_key(&profile) {
             return Err(failed(PkiError::NoCa(profile.clone())));
         }
@@ -1605,15 +1598,8 @@ fn enroll_local_scep(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) ->
         let pki = s.shared.pki();
         pki::name::parse_subject(&subject, pki.chassis_serial())
             .map_err(|e| CommandError::failed(format!("subject: {e}")))?;
-        let key = pki
-            .key_pairs()
-            .get(&id)
-            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
-        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
-            return Err(CommandError::failed(format!(
-                "ECDSA Keypair not supported with SCEP for cert_id {id}"
-            )));
-        }
+        // It must exist and be RSA (the Junos SCEP key message).
+        pki.scep_key(&id).map_err(failed)?;
         if !pki.ca_certificates().contains_key(&profile) {
             return Err(CommandError::failed(format!(
                 "CA certificate for profile {profile} doesn't exist; enroll it first (request security pki ca-certificate enroll ca-profile {profile})"
@@ -1663,15 +1649,8 @@ fn reenroll_local_scep(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) 
                 "an enrollment of certificate-id {id} is already in progress"
             )));
         }
-        let key = pki
-            .key_pairs()
-            .get(&id)
-            .ok_or_else(|| failed(PkiError::NoKeyPair(id.clone())))?;
-        if key.key.spec().algorithm != KeyAlgorithm::Rsa {
-            return Err(CommandError::failed(format!(
-                "ECDSA Keypair not supported with SCEP for cert_id {id}"
-            )));
-        }
+        // It must exist and be RSA (the Junos SCEP key message).
+        pki.scep_key(&id).map_err(failed)?;
         (
             pki::name::subject_string(cert.tbs_certificate().subject()),
             AltNames::from_certificate(cert)
