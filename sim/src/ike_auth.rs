@@ -23,6 +23,10 @@ pub const VERDICTS_KEPT: usize = 64;
 pub struct Verdict {
     /// When (simulated time).
     pub at: Duration,
+    /// The IKE gateway (empty for an ES PIC policy).
+    pub gateway: String,
+    /// The check that decided (`accepted` when all passed).
+    pub check: &'static str,
     /// The peer's IKE identity.
     pub id: String,
     /// The peer certificate's subject.
@@ -138,6 +142,17 @@ pub fn authenticate(
     untrusted: &[Certificate],
     id: &PeerId,
 ) -> Result<Chain, Refusal> {
+    authenticate_for(shared, "", peer, untrusted, id)
+}
+
+/// [`authenticate`] for the peer of IKE gateway `gateway`.
+pub fn authenticate_for(
+    shared: &Shared,
+    gateway: &str,
+    peer: &Certificate,
+    untrusted: &[Certificate],
+    id: &PeerId,
+) -> Result<Chain, Refusal> {
     let now = shared.clock.now();
     let anchors: Vec<Certificate> = shared.pki().ca_certificates().values().cloned().collect();
     let mut policy = Policy::new(now);
@@ -147,9 +162,47 @@ pub fn authenticate(
     let crls = RouterCrls::new(shared, now);
     let verdict = auth::authenticate(peer, untrusted, &anchors, &crls, id, &policy);
     let who = pki::name::subject_string(peer.tbs_certificate().subject());
-    match &verdict {
-        Ok(_) => tracing::info!(target: "ike", "peer {id} ({who}) authenticated"),
-        Err(why) => tracing::warn!(target: "ike", "peer {id} ({who}) refused: {why}"),
+    keep(shared, gateway, &id.to_string(), &who, verdict.as_ref().err());
+    verdict
+}
+
+/// The check a refusal comes from, as `show security ike` names it.
+pub fn check_of(r: &Refusal) -> &'static str {
+    match r {
+        Refusal::Expired { .. } | Refusal::NotYetValid { .. } => "validity period",
+        Refusal::UnknownCa { .. }
+        | Refusal::BadSignature { .. }
+        | Refusal::NotCa { .. }
+        | Refusal::PathLength { .. }
+        | Refusal::TooDeep { .. }
+        | Refusal::NameConstraints { .. }
+        | Refusal::UnknownCriticalExtension { .. }
+        | Refusal::KeyUsage { .. } => "certificate chain",
+        Refusal::Revoked { .. } | Refusal::CrlUnavailable { .. } => "revocation",
+        Refusal::NoSubjectAltName | Refusal::IdentityMismatch { .. } => "identity (subjectAltName)",
+        Refusal::Malformed(why) if why.contains("AUTH payload") => "AUTH signature",
+        Refusal::Malformed(_) => "message",
+    }
+}
+
+/// Records a refusal that did not come from [`authenticate_for`] (the
+/// gateway's remote identity, a bad AUTH signature, the peer refusing us).
+pub fn record_refusal(
+    shared: &Shared,
+    gateway: &str,
+    id: Option<&PeerId>,
+    subject: Option<&str>,
+    refusal: &Refusal,
+) {
+    let id = id.map(ToString::to_string).unwrap_or_else(|| "-".into());
+    keep(shared, gateway, &id, subject.unwrap_or("-"), Some(refusal));
+}
+
+fn keep(shared: &Shared, gateway: &str, id: &str, subject: &str, refusal: Option<&Refusal>) {
+    let at = shared.clock.now();
+    match refusal {
+        None => tracing::info!(target: "ike", "peer {id} ({subject}) authenticated"),
+        Some(why) => tracing::warn!(target: "ike", "peer {id} ({subject}) refused: {why}"),
     }
     let mut kept = shared
         .ike_verdicts
@@ -159,13 +212,13 @@ pub fn authenticate(
         kept.pop_back();
     }
     kept.push_front(Verdict {
-        at: now,
+        at,
+        gateway: gateway.to_string(),
+        check: refusal.map_or("accepted", check_of),
         id: id.to_string(),
-        subject: who,
-        refusal: verdict.as_ref().err().map(ToString::to_string),
+        subject: subject.to_string(),
+        refusal: refusal.map(ToString::to_string),
     });
-    drop(kept);
-    verdict
 }
 
 /// `show security ike`: the latest peer authentications, newest first.
@@ -185,9 +238,15 @@ pub fn show(shared: &Shared) -> String {
             v.id,
             v.subject
         ));
+        if !v.gateway.is_empty() {
+            out.push_str(&format!("    Gateway: {}\n", v.gateway));
+        }
         match &v.refusal {
             None => out.push_str("    Result: accepted\n"),
-            Some(why) => out.push_str(&format!("    Result: refused: {why}\n")),
+            Some(why) => {
+                out.push_str(&format!("    Check: {}\n", v.check));
+                out.push_str(&format!("    Result: refused: {why}\n"));
+            }
         }
     }
     out

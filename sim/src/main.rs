@@ -35,6 +35,11 @@ enum Command {
         /// The ES PIC's slot, FPC/PIC.
         #[arg(long, value_name = "F/P", default_value = "1/0")]
         es_pic: Slot,
+        /// The router's inside: a TUN interface to create (in the current
+        /// network namespace) whose packets the ES PIC carries through the
+        /// IPsec tunnels. Without it, kmd negotiates SAs but has no data path.
+        #[arg(long, value_name = "NAME")]
+        tun: Option<String>,
     },
     /// The Junos-style CLI of a router (started for the session if none runs).
     Cli {
@@ -483,7 +488,11 @@ fn stderr_filter() -> EnvFilter {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Router { data_dir, es_pic } => router(data_dir, es_pic),
+        Command::Router {
+            data_dir,
+            es_pic,
+            tun,
+        } => router(data_dir, es_pic, tun),
         Command::Ca { command } => ca_admin(command),
         Command::Pki { command } => verify_chain(command),
         Command::Cli {
@@ -503,7 +512,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn router(data_dir: Option<PathBuf>, es_pic: Slot) -> ExitCode {
+fn router(data_dir: Option<PathBuf>, es_pic: Slot, tun: Option<String>) -> ExitCode {
     let dir = data_dir
         .map(DataDir::new)
         .unwrap_or_else(DataDir::default_location);
@@ -525,6 +534,17 @@ fn router(data_dir: Option<PathBuf>, es_pic: Slot) -> ExitCode {
         )
         .init();
     tracing::info!(target: "mgd", "router up on {}", dir.root().display());
+    let inside = match tun.as_deref().map(mtsim::iked::Inside::tun).transpose() {
+        Ok(inside) => inside.unwrap_or(mtsim::iked::Inside::None),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = router.start_kmd(inside) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match router.serve() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

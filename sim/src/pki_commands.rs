@@ -26,7 +26,7 @@ use crate::router::Session;
 
 type Result<T> = std::result::Result<T, CommandError>;
 
-fn handler(
+pub(crate) fn handler(
     f: impl Fn(&mut Session, &Invocation, &mut dyn Terminal) -> Result<()> + Send + Sync + 'static,
 ) -> Handler<Session> {
     Arc::new(f)

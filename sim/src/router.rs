@@ -63,6 +63,8 @@ pub struct Shared {
     pub autorenew: Mutex<crate::autorenew::Autorenew>,
     /// The latest IKE peer authentication verdicts (`show security ike`).
     pub ike_verdicts: Mutex<std::collections::VecDeque<crate::ike_auth::Verdict>>,
+    /// The IKE daemon, once started.
+    pub kmd: std::sync::OnceLock<crate::iked::Control>,
 }
 
 /// The router's mutable state.
@@ -112,6 +114,9 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entries = pki_commands::auto_reenrollment(config);
+        if let Some(kmd) = self.kmd.get() {
+            kmd.send(crate::iked::Command::Reconfigure);
+        }
     }
 }
 
@@ -143,6 +148,7 @@ impl Session {
 /// A running router.
 pub struct Router {
     shared: Arc<Shared>,
+    kmd: Mutex<Option<crate::iked::Handle>>,
     tree: Arc<CommandTree<Session>>,
     _lock: std::fs::File,
 }
@@ -166,6 +172,7 @@ impl Router {
         commands::register_schema(&mut schema)
             .and_then(|()| pki_commands::register_schema(&mut schema))
             .and_then(|()| crate::ike_config::register_schema(&mut schema))
+            .and_then(|()| crate::vpn_config::register_schema(&mut schema))
             .map_err(|e| StartError::Registration(e.to_string()))?;
         let (store, active, warnings) = ConfigStore::open(&dir.config(), &schema)
             .map_err(|e| StartError::Config(e.to_string()))?;
@@ -176,6 +183,7 @@ impl Router {
         let mut tree = CommandTree::new();
         commands::register(&mut tree)
             .and_then(|()| pki_commands::register(&mut tree))
+            .and_then(|()| crate::ike_commands::register(&mut tree))
             .map_err(|e| StartError::Registration(e.to_string()))?;
         let (mut pki, problems) = Pki::open(dir.ikecert(), &chassis.serial)
             .map_err(|e| StartError::Pki(e.to_string()))?;
@@ -203,15 +211,37 @@ impl Router {
             pki: Mutex::new(pki),
             autorenew: Mutex::new(crate::autorenew::Autorenew::default()),
             ike_verdicts: Mutex::new(std::collections::VecDeque::new()),
+            kmd: std::sync::OnceLock::new(),
         });
         let active = shared.state().active.clone();
         shared.apply(&active);
         tracing::info!(target: "mgd", "router started, ES PIC in slot {}", shared.chassis.es_pic);
         Ok(Router {
             shared,
+            kmd: Mutex::new(None),
             tree: Arc::new(tree),
             _lock: lock,
         })
+    }
+
+    /// Starts kmd, the IKE daemon, with `inside` as the router's clear
+    /// side (once; later calls do nothing).
+    pub fn start_kmd(&self, inside: crate::iked::Inside) -> Result<(), String> {
+        let mut slot = self.kmd.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_some() {
+            return Ok(());
+        }
+        let handle = crate::iked::start(Arc::clone(&self.shared), inside)?;
+        let _ = self.shared.kmd.set(handle.control().clone());
+        *slot = Some(handle);
+        Ok(())
+    }
+
+    /// Stops kmd: its IKE SAs are deleted (the peers are told) and its
+    /// CHILD_SAs leave the card.
+    pub fn stop_kmd(&self) {
+        let handle = self.kmd.lock().unwrap_or_else(PoisonError::into_inner).take();
+        drop(handle);
     }
 
     /// The shared state (for log files and tests).

@@ -15,7 +15,7 @@ pub mod identity;
 pub mod path;
 pub mod revocation;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use identity::{PeerId, match_identity};
 pub use path::validate;
