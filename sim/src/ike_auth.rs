@@ -162,7 +162,13 @@ pub fn authenticate_for(
     let crls = RouterCrls::new(shared, now);
     let verdict = auth::authenticate(peer, untrusted, &anchors, &crls, id, &policy);
     let who = pki::name::subject_string(peer.tbs_certificate().subject());
-    keep(shared, gateway, &id.to_string(), &who, verdict.as_ref().err());
+    keep(
+        shared,
+        gateway,
+        &id.to_string(),
+        &who,
+        verdict.as_ref().err(),
+    );
     verdict
 }
 

@@ -59,7 +59,11 @@ pub fn register(t: &mut CommandTree<Session>) -> Result<(), DuplicateCommand> {
         Op,
         "clear security ike security-associations",
         "Delete IKE security associations and their IPsec SAs",
-        vec![Param::positional("peer", ArgType::IpAddr, "Remote gateway address")],
+        vec![Param::positional(
+            "peer",
+            ArgType::IpAddr,
+            "Remote gateway address",
+        )],
         handler(|s: &mut Session, inv: &Invocation, t: &mut dyn Terminal| {
             let Some(kmd) = s.shared.kmd.get() else {
                 not_running(t);

@@ -107,7 +107,30 @@ async fn exchange(
 }
 
 /// One HTTP exchange, blocking the calling thread (at most [`TIMEOUT`]).
+/// Called from inside a tokio runtime (kmd fetching a CRL), the exchange
+/// runs on a thread of its own: a runtime cannot block on another.
 pub fn call(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<HttpReply, String> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        let (method, url, content_type) = (
+            method.to_string(),
+            url.to_string(),
+            content_type.map(str::to_string),
+        );
+        return std::thread::scope(|s| {
+            s.spawn(|| call_here(&method, &url, content_type.as_deref(), body))
+                .join()
+                .unwrap_or_else(|_| Err("the HTTP thread panicked".into()))
+        });
+    }
+    call_here(method, url, content_type, body)
+}
+
+fn call_here(
     method: &str,
     url: &str,
     content_type: Option<&str>,

@@ -240,7 +240,11 @@ impl Router {
     /// Stops kmd: its IKE SAs are deleted (the peers are told) and its
     /// CHILD_SAs leave the card.
     pub fn stop_kmd(&self) {
-        let handle = self.kmd.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let handle = self
+            .kmd
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         drop(handle);
     }
 

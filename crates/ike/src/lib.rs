@@ -11,5 +11,5 @@
 pub mod auth;
 pub mod child;
 pub mod crypto;
-pub mod wire;
 pub mod session;
+pub mod wire;

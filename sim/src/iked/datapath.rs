@@ -101,7 +101,10 @@ pub fn udp_payload(outer: &[u8]) -> Option<(SocketAddr, &[u8])> {
     let dst: [u8; 4] = outer.get(16..20)?.try_into().ok()?;
     let udp = outer.get(hlen..hlen + 8)?;
     let port = u16::from_be_bytes([udp[2], udp[3]]);
-    Some((SocketAddr::new(IpAddr::from(dst), port), outer.get(hlen + 8..)?))
+    Some((
+        SocketAddr::new(IpAddr::from(dst), port),
+        outer.get(hlen + 8..)?,
+    ))
 }
 
 /// The outer packet the card decapsulates, rebuilt around an ESP packet
@@ -128,7 +131,6 @@ pub fn udp_outer(from: SocketAddr, to: SocketAddr, esp: &[u8]) -> Option<Vec<u8>
     Some(p)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,9 +145,6 @@ mod tests {
         assert_eq!(dst, to);
         assert_eq!(payload, b"ESPDATA!");
         assert!(udp_payload(&p[..10]).is_none());
-        assert_eq!(
-            inner_addresses(&p),
-            Some((from.ip(), to.ip()))
-        );
+        assert_eq!(inner_addresses(&p), Some((from.ip(), to.ip())));
     }
 }

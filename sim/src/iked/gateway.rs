@@ -54,7 +54,11 @@ fn selector(ts: Option<(IpAddr, u8)>) -> TrafficSelector {
     let (start, end) = match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
-            let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
             (
                 IpAddr::from((bits & mask).to_be_bytes()),
                 IpAddr::from((bits | !mask).to_be_bytes()),
@@ -62,7 +66,11 @@ fn selector(ts: Option<(IpAddr, u8)>) -> TrafficSelector {
         }
         IpAddr::V6(a) => {
             let bits = u128::from(a);
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len.min(128)))
+            };
             (
                 IpAddr::from((bits & mask).to_be_bytes()),
                 IpAddr::from((bits | !mask).to_be_bytes()),
@@ -80,7 +88,9 @@ fn selector(ts: Option<(IpAddr, u8)>) -> TrafficSelector {
 
 /// Our address for a VPN: its gateway's `local-address`.
 pub fn local_address(vpn: &VpnCfg) -> Option<SocketAddr> {
-    vpn.gateway.local_address.map(|a| SocketAddr::new(a, IKE_PORT))
+    vpn.gateway
+        .local_address
+        .map(|a| SocketAddr::new(a, IKE_PORT))
 }
 
 /// What an IKE SA of `vpn` runs with, from the configuration and the PKI
@@ -91,10 +101,12 @@ pub fn local_config(shared: &Shared, vpn: &VpnCfg) -> Result<LocalConfig, String
     let local = gw
         .local_address
         .ok_or_else(|| format!("gateway {}: local-address is not configured", gw.name))?;
-    let cert_id = gw
-        .local_certificate
-        .clone()
-        .ok_or_else(|| format!("gateway {}: its IKE policy names no local certificate", gw.name))?;
+    let cert_id = gw.local_certificate.clone().ok_or_else(|| {
+        format!(
+            "gateway {}: its IKE policy names no local certificate",
+            gw.name
+        )
+    })?;
     let pki = shared.pki();
     let cert = pki
         .local_certificates()
@@ -163,12 +175,18 @@ pub fn local_config(shared: &Shared, vpn: &VpnCfg) -> Result<LocalConfig, String
         pfs: vpn.pfs_group.and_then(DhGroup::from_id),
         local_ts: selector(vpn.local_ts),
         remote_ts: selector(vpn.remote_ts),
-        remote_id: gw.remote_identity.as_ref().map(identification).transpose()?,
+        remote_id: gw
+            .remote_identity
+            .as_ref()
+            .map(identification)
+            .transpose()?,
         certreq,
         fragment_size: FRAGMENT_SIZE,
         force_encap: true,
         child_lifetime: Duration::from_secs(first.map_or(3600, |p| u64::from(p.lifetime_seconds))),
-        child_lifetime_bytes: first.and_then(|p| p.lifetime_kilobytes).map_or(0, |kb| kb * 1024),
+        child_lifetime_bytes: first
+            .and_then(|p| p.lifetime_kilobytes)
+            .map_or(0, |kb| kb * 1024),
         retransmit: Retransmit::default(),
         dpd: gw.dpd_interval.map(|s| Duration::from_secs(u64::from(s))),
     })
@@ -187,7 +205,12 @@ pub struct RouterCheck<'a> {
 }
 
 impl PeerCheck for RouterCheck<'_> {
-    fn check(&mut self, id: &PeerId, peer: &Certificate, untrusted: &[Certificate]) -> Result<Chain, Refusal> {
+    fn check(
+        &mut self,
+        id: &PeerId,
+        peer: &Certificate,
+        untrusted: &[Certificate],
+    ) -> Result<Chain, Refusal> {
         if let Some(want) = &self.remote_identity
             && want != id
         {
@@ -196,10 +219,17 @@ impl PeerCheck for RouterCheck<'_> {
                 have: format!("gateway {} expects remote-identity {want}", self.gateway),
             };
             let subject = pki::name::subject_string(peer.tbs_certificate().subject());
-            crate::ike_auth::record_refusal(self.shared, &self.gateway, Some(id), Some(&subject), &why);
+            crate::ike_auth::record_refusal(
+                self.shared,
+                &self.gateway,
+                Some(id),
+                Some(&subject),
+                &why,
+            );
             return Err(why);
         }
-        let chain = crate::ike_auth::authenticate_for(self.shared, &self.gateway, peer, untrusted, id)?;
+        let chain =
+            crate::ike_auth::authenticate_for(self.shared, &self.gateway, peer, untrusted, id)?;
         self.chain = Some(chain.clone());
         Ok(chain)
     }

@@ -95,7 +95,10 @@ pub struct Control {
 impl Control {
     /// What the daemon last reported.
     pub fn view(&self) -> View {
-        self.view.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Sends a command.
@@ -135,7 +138,10 @@ pub fn start(shared: Arc<Shared>, inside: Inside) -> Result<Handle, String> {
     let thread = std::thread::Builder::new()
         .name("kmd".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     let _ = ready_tx.send(Err(format!("tokio runtime: {e}")));
@@ -166,6 +172,7 @@ pub fn start(shared: Arc<Shared>, inside: Inside) -> Result<Handle, String> {
                     seq: 0,
                     packets: (0, 0, 0),
                     problems: Vec::new(),
+                    outbox: Vec::new(),
                 };
                 d.reconfigure().await;
                 d.run(rx, net_rx, inside).await;
@@ -219,6 +226,8 @@ struct Daemon {
     seq: u64,
     packets: (u64, u64, u64),
     problems: Vec<String>,
+    /// Datagrams to send: (our address, bytes, destination).
+    outbox: Vec<(SocketAddr, Vec<u8>, SocketAddr)>,
 }
 
 impl Daemon {
@@ -253,6 +262,7 @@ impl Daemon {
                 }
                 _ = tick.tick() => self.tick(),
             }
+            self.flush().await;
             self.publish();
         }
         // Leaving: delete our SAs (best effort) and clear the card.
@@ -263,6 +273,21 @@ impl Daemon {
         let keys: Vec<u64> = self.sas.keys().copied().collect();
         for k in keys {
             self.drain(k);
+        }
+        self.flush().await;
+    }
+
+    /// Sends what the last step queued.
+    async fn flush(&mut self) {
+        for (local, bytes, to) in std::mem::take(&mut self.outbox) {
+            match self.sockets.get(&local) {
+                Some(s) => {
+                    if let Err(e) = s.send_to(&bytes, to).await {
+                        tracing::warn!(target: "kmd", "send from {local} to {to}: {e}");
+                    }
+                }
+                None => tracing::warn!(target: "kmd", "no socket on {local} to send to {to}"),
+            }
         }
     }
 
@@ -297,7 +322,9 @@ impl Daemon {
                         tokio::spawn(async move {
                             let mut buf = vec![0u8; 65536];
                             loop {
-                                let Ok((n, from)) = s.recv_from(&mut buf).await else { break };
+                                let Ok((n, from)) = s.recv_from(&mut buf).await else {
+                                    break;
+                                };
                                 let bytes = buf[..n].to_vec();
                                 if tx.send(Datagram { local, from, bytes }).await.is_err() {
                                     break;
@@ -342,7 +369,9 @@ impl Daemon {
             tracing::warn!(target: "kmd", "no vpn {name}");
             return;
         };
-        let Some(local) = gateway::local_address(&vpn) else { return };
+        let Some(local) = gateway::local_address(&vpn) else {
+            return;
+        };
         let remote = SocketAddr::new(vpn.gateway.address, gateway::IKE_PORT);
         let cfg = match local_config(&self.shared, &vpn) {
             Ok(c) => c,
@@ -440,7 +469,11 @@ impl Daemon {
         let key = if new_init {
             self.sas
                 .iter()
-                .find(|(_, e)| e.sa.role() == Role::Responder && e.sa.spi_i() == h.spi_i && e.sa.remote().ip() == from.ip())
+                .find(|(_, e)| {
+                    e.sa.role() == Role::Responder
+                        && e.sa.spi_i() == h.spi_i
+                        && e.sa.remote().ip() == from.ip()
+                })
                 .map(|(k, _)| *k)
         } else if h.is_initiator() {
             Some(h.spi_r)
@@ -450,7 +483,9 @@ impl Daemon {
         let key = match key {
             Some(k) if self.sas.contains_key(&k) => k,
             _ if new_init => {
-                let Some(k) = self.respond(local, from, bytes, now) else { return };
+                let Some(k) = self.respond(local, from, bytes, now) else {
+                    return;
+                };
                 self.drain(k);
                 return;
             }
@@ -460,7 +495,9 @@ impl Daemon {
             }
         };
         let shared = Arc::clone(&self.shared);
-        let Some(e) = self.sas.get_mut(&key) else { return };
+        let Some(e) = self.sas.get_mut(&key) else {
+            return;
+        };
         let remote_identity = self
             .vpns
             .iter()
@@ -472,7 +509,9 @@ impl Daemon {
             remote_identity,
             chain: None,
         };
-        if let Err(err) = e.sa.handle(bytes, from, &mut check, now) {
+        if let Err(err) =
+            e.sa.handle(bytes, from, local.port() == NAT_T_PORT, &mut check, now)
+        {
             tracing::debug!(target: "kmd", "IKE SA {key:016x}: dropped a datagram from {from}: {err}");
         }
         if let Some(c) = check.chain {
@@ -482,7 +521,13 @@ impl Daemon {
     }
 
     /// A new responder SA for the gateway whose address is `from`.
-    fn respond(&mut self, local: SocketAddr, from: SocketAddr, bytes: &[u8], now: Duration) -> Option<u64> {
+    fn respond(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+        now: Duration,
+    ) -> Option<u64> {
         let Some(vpn) = self
             .vpns
             .iter()
@@ -522,7 +567,9 @@ impl Daemon {
 
     /// Acts on the events of SA `key`; forgets it once closed.
     fn drain(&mut self, key: u64) {
-        let Some(e) = self.sas.get_mut(&key) else { return };
+        let Some(e) = self.sas.get_mut(&key) else {
+            return;
+        };
         let events = e.sa.take_events();
         let closed = e.sa.state() == ikes::State::Closed;
         let local = SocketAddr::new(e.sa.summary().local.ip(), 0);
@@ -534,15 +581,27 @@ impl Daemon {
                 Event::Authenticated { id, subject } => {
                     tracing::info!(target: "kmd", "gateway {gateway}: peer {id} ({subject}) authenticated");
                 }
-                Event::Refused { id, subject, refusal } => {
-                    crate::ike_auth::record_refusal(&self.shared, &gateway, id.as_ref(), subject.as_deref(), &refusal);
+                Event::Refused {
+                    id,
+                    subject,
+                    refusal,
+                } => {
+                    crate::ike_auth::record_refusal(
+                        &self.shared,
+                        &gateway,
+                        id.as_ref(),
+                        subject.as_deref(),
+                        &refusal,
+                    );
                 }
                 Event::Established => {
                     tracing::info!(target: "kmd", "gateway {gateway}: IKE SA {key:016x} established");
                 }
                 Event::ChildUp(up) => self.program(key, &chain, *up),
                 Event::ChildDown { spi_in, reason, .. } => self.unprogram(spi_in, &reason),
-                Event::Closed(why) => tracing::info!(target: "kmd", "gateway {gateway}: IKE SA closed: {why}"),
+                Event::Closed(why) => {
+                    tracing::info!(target: "kmd", "gateway {gateway}: IKE SA closed: {why}")
+                }
             }
         }
         if closed {
@@ -551,13 +610,20 @@ impl Daemon {
     }
 
     fn program(&mut self, ike_key: u64, chain: &Option<Chain>, up: ikes::ChildUp) {
-        let verdict: Result<Chain, Refusal> =
-            chain.clone().ok_or_else(|| Refusal::Malformed("no authenticated chain for this IKE SA".into()));
+        let verdict: Result<Chain, Refusal> = chain
+            .clone()
+            .ok_or_else(|| Refusal::Malformed("no authenticated chain for this IKE SA".into()));
         let (Some(a), Some(b)) = (self.free.pop_first(), self.free.pop_first()) else {
             tracing::error!(target: "kmd", "the card's SA table is full");
             return;
         };
-        match child::install_after_auth(&verdict, &mut self.pic.driver, (a, b), &up.inbound, &up.outbound) {
+        match child::install_after_auth(
+            &verdict,
+            &mut self.pic.driver,
+            (a, b),
+            &up.inbound,
+            &up.outbound,
+        ) {
             Ok(slots) => {
                 self.seq += 1;
                 tracing::info!(
@@ -585,7 +651,9 @@ impl Daemon {
     }
 
     fn unprogram(&mut self, spi_in: u32, reason: &str) {
-        let Some(p) = self.children.remove(&spi_in) else { return };
+        let Some(p) = self.children.remove(&spi_in) else {
+            return;
+        };
         if let Err(e) = child::remove(&mut self.pic.driver, p.slots) {
             tracing::warn!(target: "kmd", "clearing CHILD_SA {spi_in:08x} from the card: {e}");
         }
@@ -599,7 +667,9 @@ impl Daemon {
         let host = |a: IpAddr| TrafficSelector::host(a);
         self.children
             .values()
-            .filter(|p| p.info.remote_ts.contains(&host(dst)) && p.info.local_ts.contains(&host(src)))
+            .filter(|p| {
+                p.info.remote_ts.contains(&host(dst)) && p.info.local_ts.contains(&host(src))
+            })
             .max_by_key(|p| p.seq)
     }
 
@@ -615,7 +685,8 @@ impl Daemon {
             let vpn = self.vpns.iter().find(|v| {
                 !self.sas.values().any(|e| e.vpn == v.name)
                     && self.attempts.get(&v.name).is_none_or(|t| now >= *t + RETRY)
-                    && local_config(&self.shared, v).is_ok_and(|c| c.remote_ts.contains(&TrafficSelector::host(dst)))
+                    && local_config(&self.shared, v)
+                        .is_ok_and(|c| c.remote_ts.contains(&TrafficSelector::host(dst)))
             });
             if let Some(v) = vpn.map(|v| v.name.clone()) {
                 self.initiate(&v);
@@ -634,11 +705,17 @@ impl Daemon {
                 Ok(outer) => {
                     if let Some((to, esp)) = datapath::udp_payload(outer) {
                         self.packets.0 += 1;
-                        let local = self.children.values().find(|p| p.slots.outbound == slot).and_then(|p| {
-                            self.sas.get(&p.ike).map(|e| SocketAddr::new(e.sa.summary().local.ip(), NAT_T_PORT))
-                        });
-                        if let Some(sock) = local.and_then(|l| self.sockets.get(&l)) {
-                            let _ = sock.try_send_to(esp, to);
+                        let local = self
+                            .children
+                            .values()
+                            .find(|p| p.slots.outbound == slot)
+                            .and_then(|p| {
+                                self.sas
+                                    .get(&p.ike)
+                                    .map(|e| SocketAddr::new(e.sa.summary().local.ip(), NAT_T_PORT))
+                            });
+                        if let Some(l) = local {
+                            self.outbox.push((l, esp.to_vec(), to));
                         }
                     }
                 }
@@ -653,7 +730,10 @@ impl Daemon {
         let Some(outer) = datapath::udp_outer(d.from, d.local, &d.bytes) else {
             return Vec::new();
         };
-        let done = match self.pic.process(&[Request::Decap { sa: None, packet: &outer }]) {
+        let done = match self.pic.process(&[Request::Decap {
+            sa: None,
+            packet: &outer,
+        }]) {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(target: "kmd", "card: {e}");
@@ -667,7 +747,9 @@ impl Daemon {
                     self.packets.1 += 1;
                     out.push(inner.to_vec());
                 }
-                Err(e) => tracing::debug!(target: "kmd", "card refused a decap from {}: {e}", d.from),
+                Err(e) => {
+                    tracing::debug!(target: "kmd", "card refused a decap from {}: {e}", d.from)
+                }
             }
         }
         self.card_events();
@@ -708,15 +790,8 @@ impl Daemon {
         } else {
             (gateway::IKE_PORT, t.datagram)
         };
-        let local = SocketAddr::new(local_ip, port);
-        match self.sockets.get(&local) {
-            Some(s) => {
-                if let Err(e) = s.try_send_to(&bytes, t.to) {
-                    tracing::warn!(target: "kmd", "send to {}: {e}", t.to);
-                }
-            }
-            None => tracing::warn!(target: "kmd", "no socket on {local} to send to {}", t.to),
-        }
+        self.outbox
+            .push((SocketAddr::new(local_ip, port), bytes, t.to));
     }
 
     fn publish(&mut self) {

@@ -82,7 +82,9 @@ pub fn ike(view: &View, detail: bool) -> String {
         return out;
     }
     if !detail {
-        out.push_str("Index   State  Initiator cookie  Responder cookie  Mode           Remote Address\n");
+        out.push_str(
+            "Index   State  Initiator cookie  Responder cookie  Mode           Remote Address\n",
+        );
         for (i, v) in view.sas.iter().enumerate() {
             let s = &v.summary;
             let _ = writeln!(
@@ -106,14 +108,27 @@ pub fn ike(view: &View, detail: bool) -> String {
 
 fn detail_ike(out: &mut String, index: usize, v: &SaView) {
     let s = &v.summary;
-    let _ = writeln!(out, "IKE peer {}, Index {}, Gateway Name: {}", s.remote.ip(), index, v.gateway);
+    let _ = writeln!(
+        out,
+        "IKE peer {}, Index {}, Gateway Name: {}",
+        s.remote.ip(),
+        index,
+        v.gateway
+    );
     let role = match s.role {
         Role::Initiator => "Initiator",
         Role::Responder => "Responder",
     };
     let _ = writeln!(out, "  Role: {role}, State: {}", s.state.show());
-    let _ = writeln!(out, "  Initiator cookie: {:016x}, Responder cookie: {:016x}", s.spi_i, s.spi_r);
-    let _ = writeln!(out, "  Exchange type: IKEv2, Authentication method: RSA-signatures");
+    let _ = writeln!(
+        out,
+        "  Initiator cookie: {:016x}, Responder cookie: {:016x}",
+        s.spi_i, s.spi_r
+    );
+    let _ = writeln!(
+        out,
+        "  Exchange type: IKEv2, Authentication method: RSA-signatures"
+    );
     let _ = writeln!(out, "  Local: {}, Remote: {}", s.local, s.remote);
     if let Some((id, subject)) = &s.peer {
         let _ = writeln!(out, "  Peer ike-id: {id}");
@@ -121,7 +136,11 @@ fn detail_ike(out: &mut String, index: usize, v: &SaView) {
     }
     if let Some(suite) = &s.suite {
         let _ = writeln!(out, "  Algorithms:");
-        let _ = writeln!(out, "   Authentication        : {}", integ_name(suite.integ));
+        let _ = writeln!(
+            out,
+            "   Authentication        : {}",
+            integ_name(suite.integ)
+        );
         let _ = writeln!(out, "   Encryption            : {}", encr_name(suite.encr));
         let _ = writeln!(out, "   Pseudo random function: {}", prf_name(suite.prf));
         let _ = writeln!(out, "   Diffie-Hellman group  : {}", dh_name(suite.dh));
@@ -138,12 +157,27 @@ fn detail_ike(out: &mut String, index: usize, v: &SaView) {
         "  Message IDs: next request {}, next peer request {}",
         s.next_message_id, s.peer_message_id
     );
-    let _ = writeln!(out, "  IPSec security associations: {} active", s.children.len());
+    let _ = writeln!(
+        out,
+        "  IPSec security associations: {} active",
+        s.children.len()
+    );
     out.push('\n');
 }
 
-fn card_line(out: &mut String, dir: &str, spi: u32, slot: u32, info: Option<&SaInfo>, c: &ChildInfo, now: Duration) {
-    let _ = writeln!(out, "    Direction: {dir}, SPI: {spi:08x}, AUX-SPI: 0, Mode: Tunnel, Type: dynamic");
+fn card_line(
+    out: &mut String,
+    dir: &str,
+    spi: u32,
+    slot: u32,
+    info: Option<&SaInfo>,
+    c: &ChildInfo,
+    now: Duration,
+) {
+    let _ = writeln!(
+        out,
+        "    Direction: {dir}, SPI: {spi:08x}, AUX-SPI: 0, Mode: Tunnel, Type: dynamic"
+    );
     let state = match info.map(|i| i.state) {
         Some(SaState::Active) => "Active",
         Some(SaState::SoftExpired) => "Soft-expired",
@@ -171,7 +205,10 @@ fn card_line(out: &mut String, dir: &str, spi: u32, slot: u32, info: Option<&SaI
         left.saturating_sub(c.lifetime.as_secs() / 10)
     );
     if dir == "inbound" {
-        let _ = writeln!(out, "      Anti-replay service: enabled, Replay window size: 64");
+        let _ = writeln!(
+            out,
+            "      Anti-replay service: enabled, Replay window size: 64"
+        );
     }
     if let Some(i) = info {
         let _ = writeln!(
@@ -219,11 +256,39 @@ pub fn ipsec(view: &View, detail: bool, now: Duration) -> String {
                 v.summary.local.ip(),
                 v.summary.remote.ip()
             );
-            let _ = writeln!(out, "  Local Identity: ipv4_subnet(any:0,[0..7]={})", ts(&c.local_ts));
-            let _ = writeln!(out, "  Remote Identity: ipv4_subnet(any:0,[0..7]={})", ts(&c.remote_ts));
-            let _ = writeln!(out, "  Version: IKEv2, Port: {port}, UDP encapsulation: {}", if c.encap { "yes" } else { "no" });
-            card_line(&mut out, "inbound", c.spi_in, *in_slot, view.card.get(in_slot), c, now);
-            card_line(&mut out, "outbound", c.spi_out, *out_slot, view.card.get(out_slot), c, now);
+            let _ = writeln!(
+                out,
+                "  Local Identity: ipv4_subnet(any:0,[0..7]={})",
+                ts(&c.local_ts)
+            );
+            let _ = writeln!(
+                out,
+                "  Remote Identity: ipv4_subnet(any:0,[0..7]={})",
+                ts(&c.remote_ts)
+            );
+            let _ = writeln!(
+                out,
+                "  Version: IKEv2, Port: {port}, UDP encapsulation: {}",
+                if c.encap { "yes" } else { "no" }
+            );
+            card_line(
+                &mut out,
+                "inbound",
+                c.spi_in,
+                *in_slot,
+                view.card.get(in_slot),
+                c,
+                now,
+            );
+            card_line(
+                &mut out,
+                "outbound",
+                c.spi_out,
+                *out_slot,
+                view.card.get(out_slot),
+                c,
+                now,
+            );
             out.push('\n');
         }
     }

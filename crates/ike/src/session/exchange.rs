@@ -7,14 +7,14 @@ use std::time::Duration;
 use espic_driver::{Cipher, Direction, Integrity, Lifetimes, SaSpec};
 
 use super::{
-    ChildInfo, ChildUp, Drop, EspSuite, Event, IkeSa, LocalConfig, Outstanding, PeerCheck, Pending, Reassembly,
-    RekeyState, Request, Role, State, peer, random_bytes, random_u32, random_u64,
+    ChildInfo, ChildUp, Drop, EspSuite, Event, IkeSa, LocalConfig, Outstanding, PeerCheck, Pending,
+    Reassembly, RekeyState, Request, Role, State, peer, random_bytes, random_u32, random_u64,
 };
 use crate::auth::{PeerId, Refusal};
 use crate::crypto::{self, DhGroup, DhSecret, IkeKeys, IkeSuite};
 use crate::wire::{
-    self, Auth, Body, Cert, Delete, Exchange, Header, Identification, Ke, Message, Notify, Payload, Proposal,
-    TrafficSelector, Transform, flags, notify, protocol, transform_type,
+    self, Auth, Body, Cert, Delete, Exchange, Header, Identification, Ke, Message, Notify, Payload,
+    Proposal, TrafficSelector, Transform, flags, notify, protocol, transform_type,
 };
 
 /// The nonce length we send (RFC 7296: at least half the PRF key size).
@@ -66,7 +66,9 @@ impl Payloads {
         self.0
             .iter()
             .filter_map(|p| match p {
-                Payload::Cert(c) if c.encoding == wire::cert_encoding::X509_SIGNATURE => Some(c.data.clone()),
+                Payload::Cert(c) if c.encoding == wire::cert_encoding::X509_SIGNATURE => {
+                    Some(c.data.clone())
+                }
                 _ => None,
             })
             .collect()
@@ -93,7 +95,9 @@ impl Payloads {
         self.notifies().find(|n| n.kind == kind)
     }
     fn error(&self) -> Option<u16> {
-        self.notifies().map(|n| n.kind).find(|k| notify::is_error(*k))
+        self.notifies()
+            .map(|n| n.kind)
+            .find(|k| notify::is_error(*k))
     }
     fn deletes(&self) -> impl Iterator<Item = &Delete> {
         self.0.iter().filter_map(|p| match p {
@@ -112,7 +116,11 @@ struct Refused {
 
 impl Refused {
     fn new(id: Option<PeerId>, subject: Option<String>, refusal: Refusal) -> Box<Refused> {
-        Box::new(Refused { id, subject, refusal })
+        Box::new(Refused {
+            id,
+            subject,
+            refusal,
+        })
     }
 }
 
@@ -211,7 +219,9 @@ fn esp_proposal(number: u8, spi: u32, s: &EspSuite, pfs: Option<DhGroup>) -> Pro
 }
 
 fn has(p: &Proposal, t: &Transform) -> bool {
-    p.transforms.iter().any(|x| x.kind == t.kind && x.id == t.id && x.key_length == t.key_length)
+    p.transforms
+        .iter()
+        .any(|x| x.kind == t.kind && x.id == t.id && x.key_length == t.key_length)
 }
 
 fn kinds_only(p: &Proposal, allowed: &[u8]) -> bool {
@@ -243,21 +253,38 @@ fn accepted_ike(chosen: &[Proposal], ours: &[IkeSuite]) -> Option<IkeSuite> {
 }
 
 /// The choice among ESP proposals: (number, peer's SPI, suite).
-fn choose_esp(offered: &[Proposal], ours: &[EspSuite], pfs: Option<DhGroup>) -> Option<(u8, u32, EspSuite, Option<DhGroup>)> {
+fn choose_esp(
+    offered: &[Proposal],
+    ours: &[EspSuite],
+    pfs: Option<DhGroup>,
+) -> Option<(u8, u32, EspSuite, Option<DhGroup>)> {
     for p in offered.iter().filter(|p| p.protocol == protocol::ESP) {
         let Ok(spi) = <[u8; 4]>::try_from(p.spi.as_slice()) else {
             continue;
         };
-        if !kinds_only(p, &[transform_type::ENCR, transform_type::INTEG, transform_type::DH, transform_type::ESN]) {
+        if !kinds_only(
+            p,
+            &[
+                transform_type::ENCR,
+                transform_type::INTEG,
+                transform_type::DH,
+                transform_type::ESN,
+            ],
+        ) {
             continue;
         }
         let esn_ok = !p.transforms.iter().any(|t| t.kind == transform_type::ESN)
-            || p.transforms.iter().any(|t| t.kind == transform_type::ESN && t.id == wire::esn::NO);
+            || p.transforms
+                .iter()
+                .any(|t| t.kind == transform_type::ESN && t.id == wire::esn::NO);
         if !esn_ok {
             continue;
         }
         // PFS: the peer's DH transform, if any, must be one we allow.
-        let dh = p.transforms.iter().find(|t| t.kind == transform_type::DH && t.id != 0);
+        let dh = p
+            .transforms
+            .iter()
+            .find(|t| t.kind == transform_type::DH && t.id != 0);
         let group = match dh {
             None => None,
             Some(t) => match DhGroup::from_id(t.id) {
@@ -291,7 +318,10 @@ fn narrow(offered: &[TrafficSelector], ours: &TrafficSelector) -> Option<Traffic
     if let Some(t) = offered.iter().find(|t| ours.contains(t)) {
         return Some(t.clone());
     }
-    offered.iter().any(|t| t.contains(ours)).then(|| ours.clone())
+    offered
+        .iter()
+        .any(|t| t.contains(ours))
+        .then(|| ours.clone())
 }
 
 // ---- SA specs for the card -----------------------------------------------
@@ -317,7 +347,11 @@ impl IkeSa {
             soft_packets: 0,
             hard_packets: 0,
         };
-        let remote_port = if self.remote.port() == 500 { NAT_T_PORT } else { self.remote.port() };
+        let remote_port = if self.remote.port() == 500 {
+            NAT_T_PORT
+        } else {
+            self.remote.port()
+        };
         let inbound = SaSpec {
             spi: spi_in,
             direction: Direction::Inbound,
@@ -431,8 +465,17 @@ impl IkeSa {
 
     /// Encrypts `payloads` into one datagram, or into fragments when the
     /// peer supports them and the message is larger than the limit.
-    fn seal(&self, exchange: Exchange, response: bool, message_id: u32, payloads: &[Payload]) -> Result<Vec<Vec<u8>>, Drop> {
-        let keys = self.keys.as_ref().ok_or_else(|| unexpected("no keys yet"))?;
+    fn seal(
+        &self,
+        exchange: Exchange,
+        response: bool,
+        message_id: u32,
+        payloads: &[Payload],
+    ) -> Result<Vec<Vec<u8>>, Drop> {
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| unexpected("no keys yet"))?;
         let h = self.header(exchange, response, message_id);
         let (first, inner) = wire::encode_payloads(payloads);
         let sender_is_initiator = self.role == Role::Initiator;
@@ -441,15 +484,32 @@ impl IkeSa {
             let prefix = |len: usize, n: u16, t: u16| {
                 wire::encode_encrypted_prefix(&h, if n == 1 { first } else { 0 }, len, Some((n, t)))
             };
-            Ok(crypto::seal_fragments(keys, sender_is_initiator, &inner, self.cfg.fragment_size, &prefix)?)
+            Ok(crypto::seal_fragments(
+                keys,
+                sender_is_initiator,
+                &inner,
+                self.cfg.fragment_size,
+                &prefix,
+            )?)
         } else {
             let prefix = |len: usize| wire::encode_encrypted_prefix(&h, first, len, None);
-            Ok(vec![crypto::seal(keys, sender_is_initiator, &inner, &prefix)?])
+            Ok(vec![crypto::seal(
+                keys,
+                sender_is_initiator,
+                &inner,
+                &prefix,
+            )?])
         }
     }
 
     /// Sends a new request (the caller checked nothing is outstanding).
-    fn request(&mut self, exchange: Exchange, payloads: &[Payload], what: Request, now: Duration) -> Result<(), Drop> {
+    fn request(
+        &mut self,
+        exchange: Exchange,
+        payloads: &[Payload],
+        what: Request,
+        now: Duration,
+    ) -> Result<(), Drop> {
         let id = self.next_id;
         let datagrams = self.seal(exchange, false, id, payloads)?;
         self.next_id = self.next_id.wrapping_add(1);
@@ -470,7 +530,12 @@ impl IkeSa {
     }
 
     /// Answers the peer's request `message_id` and caches the answer.
-    fn respond(&mut self, exchange: Exchange, message_id: u32, payloads: &[Payload]) -> Result<(), Drop> {
+    fn respond(
+        &mut self,
+        exchange: Exchange,
+        message_id: u32,
+        payloads: &[Payload],
+    ) -> Result<(), Drop> {
         let datagrams = self.seal(exchange, true, message_id, payloads)?;
         for d in &datagrams {
             self.send(d.clone());
@@ -482,7 +547,9 @@ impl IkeSa {
     /// Starts the next queued request if none is outstanding.
     pub(super) fn pump(&mut self, now: Duration) {
         while self.outstanding.is_none() && self.state == State::Established {
-            let Some(next) = self.queue.pop_front() else { return };
+            let Some(next) = self.queue.pop_front() else {
+                return;
+            };
             let r = match next {
                 Pending::Rekey(spi) => self.start_rekey(spi, now),
                 Pending::DeleteChild(spi) => {
@@ -490,7 +557,12 @@ impl IkeSa {
                         protocol: protocol::ESP,
                         spis: vec![spi.to_be_bytes().to_vec()],
                     });
-                    self.request(Exchange::Informational, &[d], Request::DeleteChild { spi_in: spi }, now)
+                    self.request(
+                        Exchange::Informational,
+                        &[d],
+                        Request::DeleteChild { spi_in: spi },
+                        now,
+                    )
                 }
                 Pending::DeleteIke => {
                     let d = Payload::Delete(Delete {
@@ -504,7 +576,9 @@ impl IkeSa {
                     }
                     r
                 }
-                Pending::Liveness => self.request(Exchange::Informational, &[], Request::Liveness, now),
+                Pending::Liveness => {
+                    self.request(Exchange::Informational, &[], Request::Liveness, now)
+                }
             };
             if let Err(e) = r {
                 tracing::warn!(target: "ike", "cannot send a request: {e}");
@@ -516,7 +590,13 @@ impl IkeSa {
 // ---- IKE_SA_INIT -----------------------------------------------------------
 
 impl IkeSa {
-    fn blank(cfg: LocalConfig, role: Role, local: SocketAddr, remote: SocketAddr, now: Duration) -> IkeSa {
+    fn blank(
+        cfg: LocalConfig,
+        role: Role,
+        local: SocketAddr,
+        remote: SocketAddr,
+        now: Duration,
+    ) -> IkeSa {
         IkeSa {
             cfg,
             role,
@@ -526,6 +606,7 @@ impl IkeSa {
             local,
             remote,
             encap: false,
+            floated: false,
             nat_local: false,
             nat_remote: false,
             suite: None,
@@ -572,7 +653,10 @@ impl IkeSa {
     fn detect_nat(&mut self, p: &Payloads, spi_r: u64) {
         let src_want = crypto::nat_hash(self.spi_i, spi_r, self.remote.ip(), self.remote.port());
         let dst_want = crypto::nat_hash(self.spi_i, spi_r, self.local.ip(), self.local.port());
-        let sources: Vec<&Notify> = p.notifies().filter(|n| n.kind == notify::NAT_DETECTION_SOURCE_IP).collect();
+        let sources: Vec<&Notify> = p
+            .notifies()
+            .filter(|n| n.kind == notify::NAT_DETECTION_SOURCE_IP)
+            .collect();
         if let Some(d) = p.notify(notify::NAT_DETECTION_DESTINATION_IP) {
             self.nat_local = d.data != dst_want;
         }
@@ -593,7 +677,10 @@ impl IkeSa {
     }
 
     fn capability_notifies(&self) -> Vec<Payload> {
-        let hashes: Vec<u8> = crypto::SIGNATURE_HASHES.iter().flat_map(|h| h.to_be_bytes()).collect();
+        let hashes: Vec<u8> = crypto::SIGNATURE_HASHES
+            .iter()
+            .flat_map(|h| h.to_be_bytes())
+            .collect();
         vec![
             note(notify::IKEV2_FRAGMENTATION_SUPPORTED, Vec::new()),
             note(notify::SIGNATURE_HASH_ALGORITHMS, hashes),
@@ -602,7 +689,12 @@ impl IkeSa {
 
     /// Starts an IKE SA to `remote` from `local` as initiator: sends
     /// IKE_SA_INIT.
-    pub fn initiate(cfg: LocalConfig, local: SocketAddr, remote: SocketAddr, now: Duration) -> Result<IkeSa, Drop> {
+    pub fn initiate(
+        cfg: LocalConfig,
+        local: SocketAddr,
+        remote: SocketAddr,
+        now: Duration,
+    ) -> Result<IkeSa, Drop> {
         let mut sa = IkeSa::blank(cfg, Role::Initiator, local, remote, now);
         sa.spi_i = random_u64();
         let group = sa
@@ -626,10 +718,26 @@ impl IkeSa {
             payloads.push(note(notify::COOKIE, c.clone()));
         }
         // Proposals with the KE's group first (RFC 7296 1.2).
-        let mut suites: Vec<IkeSuite> = self.cfg.ike_suites.iter().filter(|s| s.dh == group).copied().collect();
-        suites.extend(self.cfg.ike_suites.iter().filter(|s| s.dh != group).copied());
+        let mut suites: Vec<IkeSuite> = self
+            .cfg
+            .ike_suites
+            .iter()
+            .filter(|s| s.dh == group)
+            .copied()
+            .collect();
+        suites.extend(
+            self.cfg
+                .ike_suites
+                .iter()
+                .filter(|s| s.dh != group)
+                .copied(),
+        );
         payloads.push(Payload::Sa(
-            suites.iter().enumerate().map(|(i, s)| ike_proposal(i as u8 + 1, s)).collect(),
+            suites
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ike_proposal(i as u8 + 1, s))
+                .collect(),
         ));
         payloads.push(Payload::Ke(Ke {
             group: group.id(),
@@ -668,7 +776,8 @@ impl IkeSa {
     ) -> Result<IkeSa, Drop> {
         let msg = wire::parse_message(datagram)?;
         let h = msg.header;
-        if h.exchange != Exchange::IkeSaInit || h.is_response() || h.message_id != 0 || h.spi_r != 0 {
+        if h.exchange != Exchange::IkeSaInit || h.is_response() || h.message_id != 0 || h.spi_r != 0
+        {
             return Err(unexpected("not an IKE_SA_INIT request"));
         }
         let Body::Plain(payloads) = msg.body else {
@@ -688,11 +797,21 @@ impl IkeSa {
             tracing::info!(target: "ike", "IKE_SA_INIT from {from} refused: {why}");
         };
         let (Some(offered), Some(ke), Some(ni)) = (p.sa(), p.ke(), p.nonce()) else {
-            refuse(&mut sa, notify::INVALID_SYNTAX, Vec::new(), "SA, KE or Nonce missing");
+            refuse(
+                &mut sa,
+                notify::INVALID_SYNTAX,
+                Vec::new(),
+                "SA, KE or Nonce missing",
+            );
             return Ok(sa);
         };
         let Some((number, suite)) = choose_ike(offered, &sa.cfg.ike_suites) else {
-            refuse(&mut sa, notify::NO_PROPOSAL_CHOSEN, Vec::new(), "no acceptable IKE proposal");
+            refuse(
+                &mut sa,
+                notify::NO_PROPOSAL_CHOSEN,
+                Vec::new(),
+                "no acceptable IKE proposal",
+            );
             return Ok(sa);
         };
         if ke.group != suite.dh.id() {
@@ -708,7 +827,12 @@ impl IkeSa {
         let g_ir = match dh.shared(&ke.data) {
             Ok(g) => g,
             Err(e) => {
-                refuse(&mut sa, notify::INVALID_SYNTAX, Vec::new(), &format!("bad KE: {e}"));
+                refuse(
+                    &mut sa,
+                    notify::INVALID_SYNTAX,
+                    Vec::new(),
+                    &format!("bad KE: {e}"),
+                );
                 return Ok(sa);
             }
         };
@@ -739,7 +863,9 @@ impl IkeSa {
         let d = wire::encode_plain(&hh, &out);
         sa.init_req = datagram.to_vec();
         sa.init_resp = d.clone();
-        sa.keys = Some(IkeKeys::derive(suite, &sa.ni, &sa.nr, &g_ir, sa.spi_i, sa.spi_r));
+        sa.keys = Some(IkeKeys::derive(
+            suite, &sa.ni, &sa.nr, &g_ir, sa.spi_i, sa.spi_r,
+        ));
         sa.send(d.clone());
         sa.last_response = Some((0, vec![d]));
         sa.peer_next = 1;
@@ -755,21 +881,36 @@ impl IkeSa {
         Ok(sa)
     }
 
-    fn on_init_response(&mut self, p: &Payloads, h: &Header, datagram: &[u8], now: Duration) -> Result<(), Drop> {
+    fn on_init_response(
+        &mut self,
+        p: &Payloads,
+        h: &Header,
+        datagram: &[u8],
+        now: Duration,
+    ) -> Result<(), Drop> {
         if let Some(n) = p.notify(notify::COOKIE) {
             if self.cookie.is_some() {
                 self.close("the responder asked for a cookie twice");
                 return Ok(());
             }
             self.cookie = Some(n.data.clone());
-            let group = self.dh.as_ref().map(|d| d.group()).ok_or_else(|| unexpected("no DH"))?;
+            let group = self
+                .dh
+                .as_ref()
+                .map(|d| d.group())
+                .ok_or_else(|| unexpected("no DH"))?;
             return self.send_init(group, now);
         }
         if let Some(n) = p.notify(notify::INVALID_KE_PAYLOAD) {
-            let wanted = <[u8; 2]>::try_from(n.data.as_slice()).ok().map(u16::from_be_bytes);
+            let wanted = <[u8; 2]>::try_from(n.data.as_slice())
+                .ok()
+                .map(u16::from_be_bytes);
             let group = wanted.and_then(DhGroup::from_id);
             match group {
-                Some(g) if self.cfg.ike_suites.iter().any(|s| s.dh == g) && self.dh.as_ref().map(|d| d.group()) != Some(g) => {
+                Some(g)
+                    if self.cfg.ike_suites.iter().any(|s| s.dh == g)
+                        && self.dh.as_ref().map(|d| d.group()) != Some(g) =>
+                {
                     tracing::info!(target: "ike", "responder wants DH group {}: retrying", g.id());
                     return self.send_init(g, now);
                 }
@@ -780,7 +921,10 @@ impl IkeSa {
             }
         }
         if let Some(e) = p.error() {
-            self.close(&format!("IKE_SA_INIT refused by the peer: {}", notify::name(e)));
+            self.close(&format!(
+                "IKE_SA_INIT refused by the peer: {}",
+                notify::name(e)
+            ));
             return Ok(());
         }
         let (Some(chosen), Some(ke), Some(nr)) = (p.sa(), p.ke(), p.nonce()) else {
@@ -808,11 +952,16 @@ impl IkeSa {
         self.init_resp = datagram.to_vec();
         self.detect_nat(p, self.spi_r);
         self.read_capabilities(p);
-        self.keys = Some(IkeKeys::derive(suite, &self.ni, &self.nr, &g_ir, self.spi_i, self.spi_r));
+        self.keys = Some(IkeKeys::derive(
+            suite, &self.ni, &self.nr, &g_ir, self.spi_i, self.spi_r,
+        ));
         self.outstanding = None;
         if self.encap && self.remote.port() != NAT_T_PORT {
             self.remote.set_port(NAT_T_PORT);
         }
+        // RFC 7296 2.23: with a NAT (or forced encapsulation) the initiator
+        // moves IKE to port 4500 from IKE_AUTH on.
+        self.floated = self.encap;
         tracing::info!(
             target: "ike",
             "IKE_SA_INIT with {} done: {:?}/{:?}/{:?}/{:?}{}",
@@ -886,41 +1035,71 @@ impl IkeSa {
 
     /// Checks the peer's certificates, identity and AUTH; on success
     /// records the peer.
-    fn authenticate_peer(&mut self, p: &Payloads, check: &mut dyn PeerCheck) -> Result<(), Box<Refused>> {
+    fn authenticate_peer(
+        &mut self,
+        p: &Payloads,
+        check: &mut dyn PeerCheck,
+    ) -> Result<(), Box<Refused>> {
         let id_payload = match self.role {
             Role::Initiator => p.idr(),
             Role::Responder => p.idi(),
         }
         .ok_or_else(|| Refused::new(None, None, Refusal::Malformed("no ID payload".into())))?;
         let id = peer::peer_id(id_payload).map_err(|r| Refused::new(None, None, r))?;
-        let (cert, untrusted) = peer::certificates(&p.certs()).map_err(|r| Refused::new(Some(id.clone()), None, r))?;
+        let (cert, untrusted) =
+            peer::certificates(&p.certs()).map_err(|r| Refused::new(Some(id.clone()), None, r))?;
         let subject = pki::name::subject_string(cert.tbs_certificate().subject());
         let fail = |r: Refusal| Refused::new(Some(id.clone()), Some(subject.clone()), r);
         check.check(&id, &cert, &untrusted).map_err(fail)?;
-        let auth = p.auth().ok_or_else(|| fail(Refusal::Malformed("no AUTH payload".into())))?;
-        let keys = self.keys.as_ref().ok_or_else(|| fail(Refusal::Malformed("no keys".into())))?;
+        let auth = p
+            .auth()
+            .ok_or_else(|| fail(Refusal::Malformed("no AUTH payload".into())))?;
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| fail(Refusal::Malformed("no keys".into())))?;
         let (real, nonce, sk_p) = match self.role {
             Role::Initiator => (&self.init_resp, &self.ni, &keys.sk_pr),
             Role::Responder => (&self.init_req, &self.nr, &keys.sk_pi),
         };
         let octets = crypto::signed_octets(keys.suite.prf, sk_p, real, nonce, &id_payload.body());
-        crypto::verify_auth(&peer::public_key(&cert), auth.method, &auth.data, &octets).map_err(|e| {
-            fail(Refusal::Malformed(format!(
-                "AUTH payload (method {}) does not verify with the certificate's key: {e}",
-                auth.method
-            )))
-        })?;
+        crypto::verify_auth(&peer::public_key(&cert), auth.method, &auth.data, &octets).map_err(
+            |e| {
+                fail(Refusal::Malformed(format!(
+                    "AUTH payload (method {}) does not verify with the certificate's key: {e}",
+                    auth.method
+                )))
+            },
+        )?;
         self.peer = Some((id.clone(), subject.clone()));
         self.events.push(Event::Authenticated { id, subject });
         Ok(())
     }
 
-    fn on_auth_request(&mut self, p: &Payloads, message_id: u32, check: &mut dyn PeerCheck, now: Duration) -> Result<(), Drop> {
+    fn on_auth_request(
+        &mut self,
+        p: &Payloads,
+        message_id: u32,
+        check: &mut dyn PeerCheck,
+        now: Duration,
+    ) -> Result<(), Drop> {
         if let Err(r) = self.authenticate_peer(p, check) {
-            let Refused { id, subject, refusal } = *r;
+            let Refused {
+                id,
+                subject,
+                refusal,
+            } = *r;
             tracing::warn!(target: "ike", "IKE_AUTH from {} refused: {refusal}", self.remote);
-            self.events.push(Event::Refused { id, subject, refusal });
-            self.respond(Exchange::IkeAuth, message_id, &[note(notify::AUTHENTICATION_FAILED, Vec::new())])?;
+            self.events.push(Event::Refused {
+                id,
+                subject,
+                refusal,
+            });
+            self.respond(
+                Exchange::IkeAuth,
+                message_id,
+                &[note(notify::AUTHENTICATION_FAILED, Vec::new())],
+            )?;
             self.close("peer authentication failed");
             return Ok(());
         }
@@ -933,12 +1112,16 @@ impl IkeSa {
         match self.accept_child(p, None) {
             Ok((number, spi_out, suite, tsi, tsr)) => {
                 let spi_in = random_u32();
-                out.push(Payload::Sa(vec![esp_proposal(number, spi_in, &suite, None)]));
+                out.push(Payload::Sa(vec![esp_proposal(
+                    number, spi_in, &suite, None,
+                )]));
                 out.push(Payload::TsI(vec![tsi.clone()]));
                 out.push(Payload::TsR(vec![tsr.clone()]));
                 self.respond(Exchange::IkeAuth, message_id, &out)?;
                 let (ni, nr) = (self.ni.clone(), self.nr.clone());
-                self.child_up(suite, spi_in, spi_out, None, &ni, &nr, false, tsr, tsi, None, now);
+                self.child_up(
+                    suite, spi_in, spi_out, None, &ni, &nr, false, tsr, tsi, None, now,
+                );
             }
             Err(kind) => {
                 out.push(note(kind, Vec::new()));
@@ -969,12 +1152,20 @@ impl IkeSa {
         Ok((number, spi_out, suite, tsi, tsr))
     }
 
-    fn on_auth_response(&mut self, p: &Payloads, spi_in: u32, check: &mut dyn PeerCheck, now: Duration) -> Result<(), Drop> {
+    fn on_auth_response(
+        &mut self,
+        p: &Payloads,
+        spi_in: u32,
+        check: &mut dyn PeerCheck,
+        now: Duration,
+    ) -> Result<(), Drop> {
         if p.notify(notify::AUTHENTICATION_FAILED).is_some() {
             self.events.push(Event::Refused {
                 id: None,
                 subject: None,
-                refusal: Refusal::Malformed("the peer refused our authentication (AUTHENTICATION_FAILED)".into()),
+                refusal: Refusal::Malformed(
+                    "the peer refused our authentication (AUTHENTICATION_FAILED)".into(),
+                ),
             });
             self.close("the peer answered AUTHENTICATION_FAILED");
             return Ok(());
@@ -985,12 +1176,25 @@ impl IkeSa {
             return Ok(());
         }
         if let Err(r) = self.authenticate_peer(p, check) {
-            let Refused { id, subject, refusal } = *r;
+            let Refused {
+                id,
+                subject,
+                refusal,
+            } = *r;
             tracing::warn!(target: "ike", "responder {} refused: {refusal}", self.remote);
-            self.events.push(Event::Refused { id, subject, refusal });
+            self.events.push(Event::Refused {
+                id,
+                subject,
+                refusal,
+            });
             // RFC 7296 2.21.2: tell the peer in a separate INFORMATIONAL.
             let id = self.next_id;
-            if let Ok(ds) = self.seal(Exchange::Informational, false, id, &[note(notify::AUTHENTICATION_FAILED, Vec::new())]) {
+            if let Ok(ds) = self.seal(
+                Exchange::Informational,
+                false,
+                id,
+                &[note(notify::AUTHENTICATION_FAILED, Vec::new())],
+            ) {
                 for d in ds {
                     self.send(d);
                 }
@@ -1018,7 +1222,19 @@ impl IkeSa {
             return Ok(());
         };
         let (ni, nr) = (self.ni.clone(), self.nr.clone());
-        self.child_up(suite, spi_in, spi_out, None, &ni, &nr, true, tsi.clone(), tsr.clone(), None, now);
+        self.child_up(
+            suite,
+            spi_in,
+            spi_out,
+            None,
+            &ni,
+            &nr,
+            true,
+            tsi.clone(),
+            tsr.clone(),
+            None,
+            now,
+        );
         Ok(())
     }
 }
@@ -1027,7 +1243,12 @@ impl IkeSa {
 
 impl IkeSa {
     fn start_rekey(&mut self, old_spi_in: u32, now: Duration) -> Result<(), Drop> {
-        let Some(old) = self.children.iter().find(|c| c.spi_in == old_spi_in).cloned() else {
+        let Some(old) = self
+            .children
+            .iter()
+            .find(|c| c.spi_in == old_spi_in)
+            .cloned()
+        else {
             return Ok(());
         };
         let spi_in = random_u32();
@@ -1040,7 +1261,11 @@ impl IkeSa {
         })];
         let offer = vec![old.suite];
         payloads.push(Payload::Sa(
-            offer.iter().enumerate().map(|(i, s)| esp_proposal(i as u8 + 1, spi_in, s, self.cfg.pfs)).collect(),
+            offer
+                .iter()
+                .enumerate()
+                .map(|(i, s)| esp_proposal(i as u8 + 1, spi_in, s, self.cfg.pfs))
+                .collect(),
         ));
         payloads.push(Payload::Nonce(nonce.clone()));
         let mut dh = None;
@@ -1070,47 +1295,88 @@ impl IkeSa {
         )
     }
 
-    fn on_create_child_request(&mut self, p: &Payloads, message_id: u32, now: Duration) -> Result<(), Drop> {
-        if p.sa().is_some_and(|s| s.iter().any(|x| x.protocol == protocol::IKE)) {
+    fn on_create_child_request(
+        &mut self,
+        p: &Payloads,
+        message_id: u32,
+        now: Duration,
+    ) -> Result<(), Drop> {
+        if p.sa()
+            .is_some_and(|s| s.iter().any(|x| x.protocol == protocol::IKE))
+        {
             // IKE SA rekeying is not implemented: the peer keeps the old SA
             // or reauthenticates.
-            return self.respond(Exchange::CreateChildSa, message_id, &[note(notify::NO_PROPOSAL_CHOSEN, Vec::new())]);
+            return self.respond(
+                Exchange::CreateChildSa,
+                message_id,
+                &[note(notify::NO_PROPOSAL_CHOSEN, Vec::new())],
+            );
         }
         let replaces = p
             .notify(notify::REKEY_SA)
             .and_then(|n| <[u8; 4]>::try_from(n.spi.as_slice()).ok())
             .map(u32::from_be_bytes)
-            .and_then(|peer_spi| self.children.iter().find(|c| c.spi_out == peer_spi).map(|c| c.spi_in));
+            .and_then(|peer_spi| {
+                self.children
+                    .iter()
+                    .find(|c| c.spi_out == peer_spi)
+                    .map(|c| c.spi_in)
+            });
         if p.notify(notify::REKEY_SA).is_some() && replaces.is_none() {
-            return self.respond(Exchange::CreateChildSa, message_id, &[Payload::Notify(Notify {
-                protocol: protocol::ESP,
-                spi: Vec::new(),
-                kind: notify::CHILD_SA_NOT_FOUND,
-                data: Vec::new(),
-            })]);
+            return self.respond(
+                Exchange::CreateChildSa,
+                message_id,
+                &[Payload::Notify(Notify {
+                    protocol: protocol::ESP,
+                    spi: Vec::new(),
+                    kind: notify::CHILD_SA_NOT_FOUND,
+                    data: Vec::new(),
+                })],
+            );
         }
         let Some(ni) = p.nonce().cloned() else {
-            return self.respond(Exchange::CreateChildSa, message_id, &[note(notify::INVALID_SYNTAX, Vec::new())]);
+            return self.respond(
+                Exchange::CreateChildSa,
+                message_id,
+                &[note(notify::INVALID_SYNTAX, Vec::new())],
+            );
         };
         let (number, spi_out, suite, tsi, tsr) = match self.accept_child(p, self.cfg.pfs) {
             Ok(c) => c,
-            Err(kind) => return self.respond(Exchange::CreateChildSa, message_id, &[note(kind, Vec::new())]),
+            Err(kind) => {
+                return self.respond(
+                    Exchange::CreateChildSa,
+                    message_id,
+                    &[note(kind, Vec::new())],
+                );
+            }
         };
-        let offered_group = p.sa().and_then(|s| choose_esp(s, &self.cfg.esp_suites, self.cfg.pfs)).and_then(|c| c.3);
+        let offered_group = p
+            .sa()
+            .and_then(|s| choose_esp(s, &self.cfg.esp_suites, self.cfg.pfs))
+            .and_then(|c| c.3);
         let mut g_ir = None;
         let mut ke_out = None;
         if let Some(g) = offered_group {
             let Some(ke) = p.ke().filter(|k| k.group == g.id()) else {
-                return self.respond(Exchange::CreateChildSa, message_id, &[note(
-                    notify::INVALID_KE_PAYLOAD,
-                    g.id().to_be_bytes().to_vec(),
-                )]);
+                return self.respond(
+                    Exchange::CreateChildSa,
+                    message_id,
+                    &[note(
+                        notify::INVALID_KE_PAYLOAD,
+                        g.id().to_be_bytes().to_vec(),
+                    )],
+                );
             };
             let (secret, public) = DhSecret::generate(g)?;
             match secret.shared(&ke.data) {
                 Ok(s) => g_ir = Some(s),
                 Err(_) => {
-                    return self.respond(Exchange::CreateChildSa, message_id, &[note(notify::INVALID_SYNTAX, Vec::new())]);
+                    return self.respond(
+                        Exchange::CreateChildSa,
+                        message_id,
+                        &[note(notify::INVALID_SYNTAX, Vec::new())],
+                    );
                 }
             }
             ke_out = Some(Ke {
@@ -1135,11 +1401,28 @@ impl IkeSa {
         {
             c.rekeying = true;
         }
-        self.child_up(suite, spi_in, spi_out, g_ir.as_deref().map(|v| v.as_slice()), &ni, &nr, false, tsr, tsi, replaces, now);
+        self.child_up(
+            suite,
+            spi_in,
+            spi_out,
+            g_ir.as_deref().map(|v| v.as_slice()),
+            &ni,
+            &nr,
+            false,
+            tsr,
+            tsi,
+            replaces,
+            now,
+        );
         Ok(())
     }
 
-    fn on_rekey_response(&mut self, p: &Payloads, st: RekeyState, now: Duration) -> Result<(), Drop> {
+    fn on_rekey_response(
+        &mut self,
+        p: &Payloads,
+        st: RekeyState,
+        now: Duration,
+    ) -> Result<(), Drop> {
         if let Some(e) = p.error() {
             tracing::warn!(target: "ike", "CHILD_SA rekey of {:08x}_i refused: {}", st.old_spi_in, notify::name(e));
             if let Some(c) = self.children.iter_mut().find(|c| c.spi_in == st.old_spi_in) {
@@ -1147,16 +1430,26 @@ impl IkeSa {
             }
             return Ok(());
         }
-        let (Some(chosen), Some(nr), Some(tsi), Some(tsr)) = (p.sa(), p.nonce(), p.tsi(), p.tsr()) else {
-            return Err(unexpected("CREATE_CHILD_SA response without SA, Nonce or TS"));
+        let (Some(chosen), Some(nr), Some(tsi), Some(tsr)) = (p.sa(), p.nonce(), p.tsi(), p.tsr())
+        else {
+            return Err(unexpected(
+                "CREATE_CHILD_SA response without SA, Nonce or TS",
+            ));
         };
-        let Some((_, spi_out, suite, group)) = choose_esp(chosen, &st.suite_offer, self.cfg.pfs) else {
-            return Err(unexpected("the peer chose a CHILD_SA proposal we did not offer"));
+        let Some((_, spi_out, suite, group)) = choose_esp(chosen, &st.suite_offer, self.cfg.pfs)
+        else {
+            return Err(unexpected(
+                "the peer chose a CHILD_SA proposal we did not offer",
+            ));
         };
         let g_ir = match (group, &st.dh, p.ke()) {
             (Some(_), Some(dh), Some(ke)) => Some(dh.shared(&ke.data)?),
             (None, None, _) => None,
-            _ => return Err(unexpected("KE missing or unexpected in CREATE_CHILD_SA response")),
+            _ => {
+                return Err(unexpected(
+                    "KE missing or unexpected in CREATE_CHILD_SA response",
+                ));
+            }
         };
         let (Some(tsi), Some(tsr)) = (tsi.first(), tsr.first()) else {
             return Err(unexpected("empty traffic selectors"));
@@ -1192,9 +1485,12 @@ impl IkeSa {
                 protocol::IKE => delete_ike = true,
                 protocol::ESP | protocol::AH => {
                     for spi in d.spis {
-                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else { continue };
+                        let Ok(b) = <[u8; 4]>::try_from(spi.as_slice()) else {
+                            continue;
+                        };
                         let peer_spi = u32::from_be_bytes(b);
-                        if let Some(pos) = self.children.iter().position(|c| c.spi_out == peer_spi) {
+                        if let Some(pos) = self.children.iter().position(|c| c.spi_out == peer_spi)
+                        {
                             let c = self.children.remove(pos);
                             ours.push(c.spi_in.to_be_bytes().to_vec());
                             self.events.push(Event::ChildDown {
@@ -1255,22 +1551,35 @@ impl IkeSa {
 impl IkeSa {
     /// Decrypts an SK or SKF body; `None` while fragments are missing.
     fn open(&mut self, msg: &Message, datagram: &[u8]) -> Result<Option<Vec<Payload>>, Drop> {
-        let keys = self.keys.as_ref().ok_or_else(|| unexpected("encrypted message before keys"))?;
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| unexpected("encrypted message before keys"))?;
         let sender_is_initiator = msg.header.is_initiator();
         match &msg.body {
             Body::Plain(_) => Err(unexpected("unencrypted message after IKE_SA_INIT")),
-            Body::Encrypted { first_inner, offset, len, .. } => {
+            Body::Encrypted {
+                first_inner,
+                offset,
+                len,
+                ..
+            } => {
                 let plain = crypto::open(keys, sender_is_initiator, datagram, *offset, *len)?;
                 Ok(Some(wire::decode_payloads(*first_inner, &plain)?))
             }
-            Body::Fragment { number, total, first_inner, offset, len } => {
+            Body::Fragment {
+                number,
+                total,
+                first_inner,
+                offset,
+                len,
+            } => {
                 let plain = crypto::open(keys, sender_is_initiator, datagram, *offset, *len)?;
                 let id = msg.header.message_id;
                 let response = msg.header.is_response();
-                let fresh = self
-                    .reassembly
-                    .as_ref()
-                    .is_none_or(|r| r.message_id != id || r.response != response || r.total != *total);
+                let fresh = self.reassembly.as_ref().is_none_or(|r| {
+                    r.message_id != id || r.response != response || r.total != *total
+                });
                 if fresh {
                     self.reassembly = Some(Reassembly {
                         message_id: id,
@@ -1280,7 +1589,9 @@ impl IkeSa {
                         parts: Default::default(),
                     });
                 }
-                let Some(r) = self.reassembly.as_mut() else { return Ok(None) };
+                let Some(r) = self.reassembly.as_mut() else {
+                    return Ok(None);
+                };
                 if *number == 1 {
                     r.first_inner = *first_inner;
                 }
@@ -1288,7 +1599,9 @@ impl IkeSa {
                 if r.parts.len() < usize::from(r.total) {
                     return Ok(None);
                 }
-                let Some(r) = self.reassembly.take() else { return Ok(None) };
+                let Some(r) = self.reassembly.take() else {
+                    return Ok(None);
+                };
                 let whole: Vec<u8> = r.parts.into_values().flatten().collect();
                 Ok(Some(wire::decode_payloads(r.first_inner, &whole)?))
             }
@@ -1296,8 +1609,15 @@ impl IkeSa {
     }
 
     /// Takes in a datagram for this SA (marker already stripped), from
-    /// `from`.
-    pub fn handle(&mut self, datagram: &[u8], from: SocketAddr, check: &mut dyn PeerCheck, now: Duration) -> Result<(), Drop> {
+    /// `from`; `floated` says it came on port 4500 (answers go back there).
+    pub fn handle(
+        &mut self,
+        datagram: &[u8],
+        from: SocketAddr,
+        floated: bool,
+        check: &mut dyn PeerCheck,
+        now: Duration,
+    ) -> Result<(), Drop> {
         if self.state == State::Closed {
             return Err(unexpected("the IKE SA is closed"));
         }
@@ -1309,7 +1629,10 @@ impl IkeSa {
         }
         if h.is_response() {
             let Some(out) = &self.outstanding else {
-                return Err(unexpected(format!("response {} to no request", h.message_id)));
+                return Err(unexpected(format!(
+                    "response {} to no request",
+                    h.message_id
+                )));
             };
             if out.message_id != h.message_id || out.exchange != h.exchange {
                 return Err(unexpected(format!(
@@ -1329,7 +1652,10 @@ impl IkeSa {
             };
             self.last_heard = now;
             self.remote = from;
-            let Some(out) = self.outstanding.take() else { return Ok(()) };
+            self.floated |= floated;
+            let Some(out) = self.outstanding.take() else {
+                return Ok(());
+            };
             let p = Payloads(payloads);
             let r = match out.what {
                 Request::Auth { spi_in } => self.on_auth_response(&p, spi_in, check, now),
@@ -1368,13 +1694,16 @@ impl IkeSa {
         };
         self.last_heard = now;
         self.remote = from;
+        self.floated |= floated;
         self.peer_next = self.peer_next.wrapping_add(1);
         let p = Payloads(payloads);
         let r = match (h.exchange, self.state) {
             (Exchange::IkeAuth, State::AuthPending) if self.role == Role::Responder => {
                 self.on_auth_request(&p, h.message_id, check, now)
             }
-            (Exchange::CreateChildSa, State::Established) => self.on_create_child_request(&p, h.message_id, now),
+            (Exchange::CreateChildSa, State::Established) => {
+                self.on_create_child_request(&p, h.message_id, now)
+            }
             (Exchange::Informational, State::Established | State::Deleting) => {
                 self.on_informational_request(&p, h.message_id)
             }

@@ -224,6 +224,8 @@ pub struct IkeSa {
     local: SocketAddr,
     remote: SocketAddr,
     encap: bool,
+    /// IKE messages go over port 4500 with the non-ESP marker.
+    floated: bool,
     nat_local: bool,
     nat_remote: bool,
     suite: Option<IkeSuite>,
@@ -345,7 +347,10 @@ impl IkeSa {
             local: self.local,
             remote: self.remote,
             suite: self.suite,
-            peer: self.peer.as_ref().map(|(id, s)| (id.to_string(), s.clone())),
+            peer: self
+                .peer
+                .as_ref()
+                .map(|(id, s)| (id.to_string(), s.clone())),
             encap: self.encap,
             nat_local: self.nat_local,
             nat_remote: self.nat_remote,
@@ -409,7 +414,10 @@ impl IkeSa {
             && now >= out.next_at
         {
             if out.resent >= self.cfg.retransmit.tries {
-                let what = format!("no response to {:?} request {}", out.exchange, out.message_id);
+                let what = format!(
+                    "no response to {:?} request {}",
+                    out.exchange, out.message_id
+                );
                 self.outstanding = None;
                 self.close(&format!("peer not responding ({what})"));
                 return;
@@ -470,7 +478,7 @@ impl IkeSa {
         self.events.push(Event::Send(Transmit {
             datagram,
             to: self.remote,
-            encap: self.encap,
+            encap: self.floated,
         }));
     }
 }

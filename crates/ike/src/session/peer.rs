@@ -17,7 +17,12 @@ pub trait PeerCheck {
     /// Checks `certs` (the end-entity certificate first, then the
     /// intermediates the peer sent) for the identity `id`. Returns the
     /// accepted chain.
-    fn check(&mut self, id: &PeerId, peer: &Certificate, untrusted: &[Certificate]) -> Result<Chain, Refusal>;
+    fn check(
+        &mut self,
+        id: &PeerId,
+        peer: &Certificate,
+        untrusted: &[Certificate],
+    ) -> Result<Chain, Refusal>;
 }
 
 /// The identity an ID payload carries.
@@ -25,11 +30,19 @@ pub fn peer_id(id: &Identification) -> Result<PeerId, Refusal> {
     let bad = |what: &str| Refusal::Malformed(format!("ID payload: {what}"));
     match id.id_type {
         id_type::IPV4_ADDR => {
-            let b: [u8; 4] = id.data.as_slice().try_into().map_err(|_| bad("an IPv4 address is 4 bytes"))?;
+            let b: [u8; 4] = id
+                .data
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("an IPv4 address is 4 bytes"))?;
             Ok(PeerId::Ipv4(Ipv4Addr::from(b)))
         }
         id_type::IPV6_ADDR => {
-            let b: [u8; 16] = id.data.as_slice().try_into().map_err(|_| bad("an IPv6 address is 16 bytes"))?;
+            let b: [u8; 16] = id
+                .data
+                .as_slice()
+                .try_into()
+                .map_err(|_| bad("an IPv6 address is 16 bytes"))?;
             Ok(PeerId::Ipv6(Ipv6Addr::from(b)))
         }
         id_type::FQDN => {
@@ -76,11 +89,13 @@ pub fn identification(id: &PeerId) -> Result<Identification, String> {
 /// The peer's certificates from CERT payloads: the first is the end
 /// entity's.
 pub fn certificates(certs: &[Vec<u8>]) -> Result<(Certificate, Vec<Certificate>), Refusal> {
-    let mut parsed = certs
-        .iter()
-        .map(|c| Certificate::from_der(c).map_err(|e| Refusal::Malformed(format!("CERT payload: {e}"))));
+    let mut parsed = certs.iter().map(|c| {
+        Certificate::from_der(c).map_err(|e| Refusal::Malformed(format!("CERT payload: {e}")))
+    });
     let Some(first) = parsed.next() else {
-        return Err(Refusal::Malformed("the peer sent no certificate (CERT payload)".into()));
+        return Err(Refusal::Malformed(
+            "the peer sent no certificate (CERT payload)".into(),
+        ));
     };
     let first = first?;
     let rest = parsed.collect::<Result<Vec<_>, _>>()?;

@@ -27,7 +27,12 @@ struct Check {
 }
 
 impl PeerCheck for Check {
-    fn check(&mut self, id: &PeerId, peer: &Certificate, untrusted: &[Certificate]) -> Result<Chain, Refusal> {
+    fn check(
+        &mut self,
+        id: &PeerId,
+        peer: &Certificate,
+        untrusted: &[Certificate],
+    ) -> Result<Chain, Refusal> {
         if let Some(want) = &self.expect
             && want != id
         {
@@ -38,7 +43,14 @@ impl PeerCheck for Check {
         }
         let mut policy = Policy::new(Duration::from_secs(NOW));
         policy.revocation = RevocationMode::Disabled;
-        auth::authenticate(peer, untrusted, std::slice::from_ref(&self.root), &StaticCrls(vec![]), id, &policy)
+        auth::authenticate(
+            peer,
+            untrusted,
+            std::slice::from_ref(&self.root),
+            &StaticCrls(vec![]),
+            id,
+            &policy,
+        )
     }
 }
 
@@ -60,8 +72,21 @@ fn pair() -> (Side, Side) {
     let pki = testutil::Pki::new();
     let mk = |name: &str, ts_l: &str, ts_r: &str| {
         let key = testutil::key();
-        let cert = testutil::make(Spec::ee(&format!("CN={name}"), &[name]), &key, Some((&pki.ica, &pki.ica_key)));
-        cfg(name, key, vec![der::Encode::to_der(&cert).unwrap(), der::Encode::to_der(&pki.ica).unwrap()], ts_l, ts_r)
+        let cert = testutil::make(
+            Spec::ee(&format!("CN={name}"), &[name]),
+            &key,
+            Some((&pki.ica, &pki.ica_key)),
+        );
+        cfg(
+            name,
+            key,
+            vec![
+                der::Encode::to_der(&cert).unwrap(),
+                der::Encode::to_der(&pki.ica).unwrap(),
+            ],
+            ts_l,
+            ts_r,
+        )
     };
     let a = mk("a.example.net", "198.51.100.1", "203.0.113.1");
     let b = mk("b.example.net", "203.0.113.1", "198.51.100.1");
@@ -122,7 +147,13 @@ struct Run {
 
 impl Run {
     fn new(sa: Side, sb: Side) -> Run {
-        let a = IkeSa::initiate(sa.cfg.clone(), A.parse().unwrap(), B.parse().unwrap(), Duration::ZERO).unwrap();
+        let a = IkeSa::initiate(
+            sa.cfg.clone(),
+            A.parse().unwrap(),
+            B.parse().unwrap(),
+            Duration::ZERO,
+        )
+        .unwrap();
         Run {
             a,
             b: None,
@@ -157,13 +188,20 @@ impl Run {
                 match &mut self.b {
                     _ if fresh_init => {
                         self.b = Some(
-                            IkeSa::respond_init(self.sb.cfg.clone(), B.parse().unwrap(), A.parse().unwrap(), &d, self.now)
-                                .unwrap(),
+                            IkeSa::respond_init(
+                                self.sb.cfg.clone(),
+                                B.parse().unwrap(),
+                                A.parse().unwrap(),
+                                &d,
+                                self.now,
+                            )
+                            .unwrap(),
                         );
                     }
                     None => unreachable!("the first datagram is IKE_SA_INIT"),
                     Some(b) => {
-                        let _ = b.handle(&d, A.parse().unwrap(), &mut self.sb.check, self.now);
+                        let _ =
+                            b.handle(&d, A.parse().unwrap(), false, &mut self.sb.check, self.now);
                     }
                 }
             }
@@ -177,7 +215,9 @@ impl Run {
                         self.drop_b_to_a -= 1;
                         continue;
                     }
-                    let _ = self.a.handle(&d, B.parse().unwrap(), &mut self.sa.check, self.now);
+                    let _ =
+                        self.a
+                            .handle(&d, B.parse().unwrap(), false, &mut self.sa.check, self.now);
                 }
             }
             if !moved {
@@ -243,9 +283,16 @@ fn establishes_with_certificates_and_programs_mirrored_children() {
     let (ua, ub) = (ups(&r.ea), ups(&r.eb));
     assert_eq!((ua.len(), ub.len()), (1, 1));
     assert_mirrored(&ua[0], &ub[0]);
-    assert_eq!(ua[0].info.local_ts, TrafficSelector::host("198.51.100.1".parse().unwrap()));
-    assert!(r.ea.iter().any(|e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "b.example.net")));
-    assert!(r.eb.iter().any(|e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "a.example.net")));
+    assert_eq!(
+        ua[0].info.local_ts,
+        TrafficSelector::host("198.51.100.1".parse().unwrap())
+    );
+    assert!(r.ea.iter().any(
+        |e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "b.example.net")
+    ));
+    assert!(r.eb.iter().any(
+        |e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "a.example.net")
+    ));
 }
 
 #[test]
@@ -329,7 +376,13 @@ fn a_lost_response_is_retransmitted_and_answered_from_the_cache() {
 #[test]
 fn gives_up_after_the_retransmissions() {
     let (a, _) = pair();
-    let mut sa = IkeSa::initiate(a.cfg, A.parse().unwrap(), B.parse().unwrap(), Duration::ZERO).unwrap();
+    let mut sa = IkeSa::initiate(
+        a.cfg,
+        A.parse().unwrap(),
+        B.parse().unwrap(),
+        Duration::ZERO,
+    )
+    .unwrap();
     for s in 1..200 {
         sa.tick(Duration::from_secs(s));
     }
@@ -346,7 +399,10 @@ fn identity_mismatch_is_refused_with_authentication_failed() {
     r.settle();
     assert_eq!(r.b().state(), State::Closed);
     assert_eq!(r.a.state(), State::Closed);
-    assert!(matches!(refusals(&r.eb)[..], [Refusal::IdentityMismatch { .. }]));
+    assert!(matches!(
+        refusals(&r.eb)[..],
+        [Refusal::IdentityMismatch { .. }]
+    ));
     // A learnt it from the AUTHENTICATION_FAILED notify.
     assert_eq!(refusals(&r.ea).len(), 1);
     assert!(ups(&r.ea).is_empty() && ups(&r.eb).is_empty());
@@ -361,7 +417,11 @@ fn a_bad_auth_signature_is_refused() {
     r.settle();
     let refused = refusals(&r.eb);
     assert_eq!(refused.len(), 1);
-    assert!(refused[0].to_string().contains("AUTH payload"), "{}", refused[0]);
+    assert!(
+        refused[0].to_string().contains("AUTH payload"),
+        "{}",
+        refused[0]
+    );
     assert!(ups(&r.eb).is_empty());
     assert_eq!(r.a.state(), State::Closed);
 }
@@ -373,7 +433,10 @@ fn the_initiator_refuses_a_responder_it_cannot_verify() {
     let mut r = Run::new(a, b);
     r.settle();
     assert_eq!(r.a.state(), State::Closed);
-    assert!(matches!(refusals(&r.ea)[..], [Refusal::IdentityMismatch { .. }]));
+    assert!(matches!(
+        refusals(&r.ea)[..],
+        [Refusal::IdentityMismatch { .. }]
+    ));
     // The responder was told (INFORMATIONAL AUTHENTICATION_FAILED) and
     // took its CHILD_SA down.
     assert_eq!(r.b().state(), State::Closed);
@@ -399,6 +462,10 @@ fn liveness_checks_are_answered() {
     r.now = Duration::from_secs(11);
     r.a.tick(r.now);
     r.settle();
-    assert_eq!(r.a.summary().next_message_id, 3, "IKE_SA_INIT, IKE_AUTH, one INFORMATIONAL");
+    assert_eq!(
+        r.a.summary().next_message_id,
+        3,
+        "IKE_SA_INIT, IKE_AUTH, one INFORMATIONAL"
+    );
     assert_eq!(r.a.state(), State::Established);
 }

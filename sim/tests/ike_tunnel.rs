@@ -1,0 +1,428 @@
+//! Two simulated routers, each with its ES PIC, certificates from the
+//! embedded CA (enrolled over SCEP through their CLIs), establish IKEv2 and
+//! CHILD SAs with each other over UDP on loopback, and pass packets through
+//! their cards; rekey under traffic; delete; and the refusals, each seen in
+//! `show security ike` on the refusing side.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use ca::authority::{Challenge, Settings};
+use ca::server::{RunningCa, ServeConfig};
+use ca::state::Reason;
+use mtsim::chassis::Slot;
+use mtsim::datadir::DataDir;
+use mtsim::enroll;
+use mtsim::iked::Inside;
+use mtsim::router::{Router, Session};
+use mtsim::traffic::icmp_echo_v4;
+use simclock::Clock;
+use support::{ok, run_answering};
+use tokio::sync::mpsc;
+
+const NOW: Duration = Duration::from_secs(support::NOW_SECS);
+
+fn start_ca(dir: &Path, clock: &Clock) -> RunningCa {
+    let config = ServeConfig {
+        settings: Settings {
+            challenge: Challenge::Reusable("s3cret-pw".to_string().into()),
+            ..Settings::default()
+        },
+        ..ServeConfig::default()
+    };
+    ca::server::start(
+        dir,
+        "127.0.0.1:0".parse().unwrap(),
+        config,
+        clock.clone(),
+        false,
+    )
+    .unwrap()
+}
+
+/// One router of the pair: its CLI session and its inside.
+struct Node {
+    r: Router,
+    s: Session,
+    to_router: mpsc::Sender<Vec<u8>>,
+    from_router: mpsc::Receiver<Vec<u8>>,
+    inside: Option<Inside>,
+}
+
+impl Node {
+    fn cli(&mut self, line: &str) -> String {
+        ok(&self.r, &mut self.s, line)
+    }
+
+    fn tunnels(&mut self) -> usize {
+        let out = self.cli("show security ipsec security-associations");
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("Total active tunnels: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// What differs between the two routers of a test.
+struct Spec {
+    name: &'static str,
+    addr: &'static str,
+    peer: &'static str,
+    inner: &'static str,
+    remote_inner: &'static str,
+    /// The identity it claims.
+    identity: &'static str,
+    /// The identity it expects of the peer.
+    expects: &'static str,
+    initiates: bool,
+    revocation: bool,
+}
+
+/// A router enrolled at `ca` (CA certificate, then an RSA local
+/// certificate over SCEP) and configured for one VPN to its peer; kmd is
+/// not started yet.
+fn node_stopped(dir: &Path, clock: Clock, ca: &RunningCa, sp: &Spec) -> Node {
+    let r = Router::start(DataDir::new(dir), clock, Slot { fpc: 1, pic: 0 }).unwrap();
+    let mut s = r.session("root");
+    let name = sp.name;
+    ok(&r, &mut s, "configure");
+    ok(
+        &r,
+        &mut s,
+        &format!(
+            "set security pki ca-profile ca1 ca-identity ca1 enrollment url {}",
+            ca.scep_url()
+        ),
+    );
+    if sp.revocation {
+        ok(
+            &r,
+            &mut s,
+            "set security pki ca-profile ca1 revocation-check crl refresh-interval 1",
+        );
+    } else {
+        ok(
+            &r,
+            &mut s,
+            "set security pki ca-profile ca1 revocation-check disable",
+        );
+    }
+    ok(&r, &mut s, "commit");
+    ok(&r, &mut s, "exit");
+    let (res, out) = run_answering(
+        &r,
+        &mut s,
+        "request security pki ca-certificate enroll ca-profile ca1",
+        &["yes"],
+    );
+    assert!(res.is_ok(), "{out}");
+    ok(
+        &r,
+        &mut s,
+        &format!("request security pki generate-key-pair certificate-id {name} size 2048 type rsa"),
+    );
+    ok(
+        &r,
+        &mut s,
+        &format!(
+            "request security pki local-certificate enroll scep ca-profile ca1 certificate-id {name} \
+             challenge-password s3cret-pw subject \"CN={name}.example.net,O=Example\" \
+             domain-name {name}.example.net ip-address {}",
+            sp.addr
+        ),
+    );
+    assert_eq!(enroll::run_due(r.shared()), 1);
+    let lines = [
+        "configure".to_string(),
+        "set security ike proposal p1 authentication-method rsa-signatures dh-group group14 authentication-algorithm sha1 encryption-algorithm aes-128-cbc".into(),
+        "set security ike policy pol proposals p1".into(),
+        format!("set security ike policy pol certificate local-certificate {name}"),
+        "set security ike gateway gw ike-policy pol".into(),
+        format!("set security ike gateway gw address {}", sp.peer),
+        format!("set security ike gateway gw local-address {}", sp.addr),
+        format!("set security ike gateway gw local-identity hostname {}", sp.identity),
+        format!("set security ike gateway gw remote-identity hostname {}", sp.expects),
+        "set security ike gateway gw version v2-only".into(),
+        "set security ipsec proposal e1 protocol esp authentication-algorithm hmac-sha1-96 encryption-algorithm aes-128-cbc".into(),
+        "set security ipsec policy ip proposals e1".into(),
+        "set security ipsec vpn v ike gateway gw".into(),
+        "set security ipsec vpn v ike ipsec-policy ip".into(),
+        "set security ipsec vpn v bind-interface es-1/0/0".into(),
+        format!(
+            "set security ipsec vpn v traffic-selector ts local-ip {}/32 remote-ip {}/32",
+            sp.inner, sp.remote_inner
+        ),
+    ];
+    for l in &lines {
+        ok(&r, &mut s, l);
+    }
+    if sp.initiates {
+        ok(
+            &r,
+            &mut s,
+            "set security ipsec vpn v establish-tunnels immediately",
+        );
+    }
+    ok(&r, &mut s, "commit");
+    ok(&r, &mut s, "exit");
+    let (to_router, from_host) = mpsc::channel(256);
+    let (to_host, from_router) = mpsc::channel(256);
+    Node {
+        r,
+        s,
+        to_router,
+        from_router,
+        inside: Some(Inside::Channel { from_host, to_host }),
+    }
+}
+
+/// Starts the node's kmd.
+fn start(n: &mut Node) {
+    n.r.start_kmd(n.inside.take().unwrap()).unwrap();
+}
+
+/// A router as [`node_stopped`] makes it, with kmd running.
+fn node(dir: &Path, clock: Clock, ca: &RunningCa, sp: &Spec) -> Node {
+    let mut n = node_stopped(dir, clock, ca, sp);
+    start(&mut n);
+    n
+}
+
+/// Waits (bounded, on real time: the protocol runs on sockets) for `what`.
+fn wait(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn r1_spec(net: u8) -> Spec {
+    Spec {
+        name: "r1",
+        addr: leak(format!("127.0.{net}.1")),
+        peer: leak(format!("127.0.{net}.2")),
+        inner: "198.51.100.1",
+        remote_inner: "203.0.113.1",
+        identity: "r1.example.net",
+        expects: "r2.example.net",
+        initiates: true,
+        revocation: false,
+    }
+}
+
+fn r2_spec(net: u8) -> Spec {
+    Spec {
+        name: "r2",
+        addr: leak(format!("127.0.{net}.2")),
+        peer: leak(format!("127.0.{net}.1")),
+        inner: "203.0.113.1",
+        remote_inner: "198.51.100.1",
+        identity: "r2.example.net",
+        expects: "r1.example.net",
+        initiates: false,
+        revocation: false,
+    }
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn ping(from: &Node, to: &mut Node, src: &str, dst: &str, seq: u16) {
+    let p = icmp_echo_v4(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        7,
+        seq,
+        b"through the card",
+    );
+    from.to_router.blocking_send(p.clone()).unwrap();
+    let mut got = None;
+    wait("the packet on the far side", || {
+        got = to.from_router.try_recv().ok();
+        got.is_some()
+    });
+    assert_eq!(got.unwrap(), p, "the inner packet arrives unchanged");
+}
+
+#[test]
+fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_test_writer()
+        .try_init();
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(1));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(1));
+    wait("the tunnel on both routers", || {
+        r1.tunnels() == 1 && r2.tunnels() == 1
+    });
+
+    let ike = r1.cli("show security ike security-associations");
+    assert!(ike.contains("UP") && ike.contains("127.0.1.2"), "{ike}");
+    let detail = r2.cli("show security ike security-associations detail");
+    assert!(detail.contains("Role: Responder, State: UP"), "{detail}");
+    assert!(
+        detail.contains("Peer ike-id: fqdn:r1.example.net"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("DH-group-14") && detail.contains("aes128-cbc"),
+        "{detail}"
+    );
+    let auth = r2.cli("show security ike");
+    assert!(
+        auth.contains("Gateway: gw") && auth.contains("Result: accepted"),
+        "{auth}"
+    );
+
+    for seq in 1..=3 {
+        ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", seq);
+        ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", seq);
+    }
+    let sas = r1.cli("show security ipsec security-associations detail");
+    assert!(sas.contains("ES PIC SA slot"), "{sas}");
+    assert_eq!(
+        sas.matches("Packets: 3,").count(),
+        2,
+        "3 packets each way on the card: {sas}"
+    );
+
+    // Rekey under traffic: new SPIs, the old pair leaves the card, packets
+    // keep flowing.
+    let before = r1.cli("show security ipsec security-associations");
+    r1.r.shared()
+        .kmd
+        .get()
+        .unwrap()
+        .send(mtsim::iked::Command::RekeyChildren);
+    wait("the rekeyed pair", || {
+        let now = r1.cli("show security ipsec security-associations");
+        r1.tunnels() == 1 && r2.tunnels() == 1 && now != before && !now.contains(spi_of(&before))
+    });
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 10);
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 10);
+
+    // Delete: both sides lose the SAs, the cards are empty.
+    r1.cli("clear security ike security-associations");
+    wait("the delete on both routers", || {
+        r1.tunnels() == 0 && r2.tunnels() == 0
+    });
+    let ike = r2.cli("show security ike security-associations");
+    assert!(ike.contains("No IKE security associations"), "{ike}");
+}
+
+/// The first inbound SPI of the brief IPsec output.
+fn spi_of(brief: &str) -> &str {
+    brief
+        .lines()
+        .find(|l| l.trim_start().starts_with('<'))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or("none")
+}
+
+/// Runs a pair where R2 refuses R1: `prepare` runs after both routers
+/// are enrolled and before R1's kmd starts. Returns R2's and R1's `show
+/// security ike`.
+fn refused(
+    r1: Spec,
+    r2: Spec,
+    prepare: impl FnOnce(&RunningCa, &Node, &Clock),
+) -> (String, String) {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let c2 = Clock::frozen(NOW);
+    let mut n2 = node(&d.path().join("r2"), c2.clone(), &ca, &r2);
+    let mut n1 = node_stopped(&d.path().join("r1"), Clock::frozen(NOW), &ca, &r1);
+    prepare(&ca, &n1, &c2);
+    start(&mut n1);
+    wait("R2's refusal", || {
+        n2.cli("show security ike").contains("refused")
+    });
+    wait("R1 told of it", || {
+        n1.cli("show security ike")
+            .contains("AUTHENTICATION_FAILED")
+    });
+    assert_eq!(n2.tunnels(), 0, "nothing reached R2's card");
+    assert_eq!(n1.tunnels(), 0, "nothing reached R1's card");
+    (n2.cli("show security ike"), n1.cli("show security ike"))
+}
+
+#[test]
+fn an_expired_certificate_is_refused() {
+    let (r2, _) = refused(r1_spec(2), r2_spec(2), |_, _, c2| {
+        c2.set(NOW + Duration::from_secs(3 * 365 * 86400))
+    });
+    assert!(
+        r2.contains("Check: validity period") && r2.contains("expired"),
+        "{r2}"
+    );
+}
+
+#[test]
+fn a_certificate_not_yet_valid_is_refused() {
+    let (r2, _) = refused(r1_spec(3), r2_spec(3), |_, _, c2| {
+        c2.set(NOW - Duration::from_secs(2 * 86400))
+    });
+    assert!(
+        r2.contains("Check: validity period") && r2.contains("not valid before"),
+        "{r2}"
+    );
+}
+
+#[test]
+fn a_revoked_certificate_is_refused() {
+    let mut r2 = r2_spec(4);
+    r2.revocation = true;
+    let (r2, _) = refused(r1_spec(4), r2, |ca, n1, _| {
+        let serial = {
+            let pki = n1.r.shared().pki();
+            let cert = pki.local_certificates().get("r1").unwrap().clone();
+            pki::info::serial_hex(cert.tbs_certificate().serial_number().as_bytes())
+        };
+        ca.authority()
+            .revoke(&serial, Reason::KeyCompromise, NOW)
+            .unwrap();
+    });
+    assert!(
+        r2.contains("Check: revocation") && r2.contains("is revoked"),
+        "{r2}"
+    );
+}
+
+#[test]
+fn an_identity_missing_from_the_subject_alt_name_is_refused() {
+    // R1 claims a name its certificate does not hold; R2 expects that very
+    // name, so the gateway check passes and the certificate check fails.
+    let mut r1 = r1_spec(5);
+    r1.identity = "evil.example.net";
+    let mut r2 = r2_spec(5);
+    r2.expects = "evil.example.net";
+    let (r2, _) = refused(r1, r2, |_, _, _| {});
+    assert!(r2.contains("Check: identity (subjectAltName)"), "{r2}");
+    assert!(
+        r2.contains("evil.example.net") && r2.contains("r1.example.net"),
+        "{r2}"
+    );
+}
+
+#[test]
+fn a_peer_other_than_the_configured_remote_identity_is_refused() {
+    let mut r2 = r2_spec(6);
+    r2.expects = "someone-else.example.net";
+    let (r2, _) = refused(r1_spec(6), r2, |_, _, _| {});
+    assert!(
+        r2.contains("Check: identity (subjectAltName)") && r2.contains("someone-else.example.net"),
+        "{r2}"
+    );
+}
