@@ -22,7 +22,7 @@ use tracing_subscriber::layer::{Context, Layer};
 pub fn daemon_file(target: &str) -> Option<&'static str> {
     if target.starts_with("pki") {
         Some("pkid")
-    } else if target.starts_with("ike") {
+    } else if target.starts_with("ike") || target.starts_with("kmd") {
         Some("kmd")
     } else if target.starts_with("espic") {
         Some("espic")

@@ -534,13 +534,9 @@ fn router(data_dir: Option<PathBuf>, es_pic: Slot, tun: Option<String>) -> ExitC
         )
         .init();
     tracing::info!(target: "mgd", "router up on {}", dir.root().display());
-    let inside = match tun.as_deref().map(mtsim::iked::Inside::tun).transpose() {
-        Ok(inside) => inside.unwrap_or(mtsim::iked::Inside::None),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let inside = tun
+        .as_deref()
+        .map_or(mtsim::iked::Inside::None, mtsim::iked::Inside::tun);
     if let Err(e) = router.start_kmd(inside) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;

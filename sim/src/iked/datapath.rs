@@ -10,6 +10,9 @@ use tokio::sync::mpsc;
 
 /// The router's inside: where clear packets come from and go to.
 pub enum Inside {
+    /// A TUN interface to create when kmd starts (its runtime must exist
+    /// to register the device).
+    TunNamed(String),
     /// A TUN interface (a network namespace's routes lead into it).
     Tun(tun::AsyncDevice),
     /// In-process: packets the test or the lab injects, and those the
@@ -25,11 +28,20 @@ pub enum Inside {
 }
 
 impl Inside {
-    /// Opens (creates) the TUN interface `name`, up, without addresses:
-    /// the namespace's own `ip addr`/`ip route` decide what enters it.
-    pub fn tun(name: &str) -> Result<Inside, String> {
+    /// The TUN interface `name`, created (up, without addresses: the
+    /// namespace's own `ip addr`/`ip route` decide what enters it) when
+    /// kmd starts.
+    pub fn tun(name: &str) -> Inside {
+        Inside::TunNamed(name.to_string())
+    }
+
+    /// Creates a named TUN interface; must run inside the tokio runtime.
+    pub(super) fn open(self) -> Result<Inside, String> {
+        let Inside::TunNamed(name) = self else {
+            return Ok(self);
+        };
         let mut cfg = tun::Configuration::default();
-        cfg.tun_name(name).mtu(1400).up();
+        cfg.tun_name(&name).mtu(1400).up();
         tun::create_as_async(&cfg)
             .map(Inside::Tun)
             .map_err(|e| format!("cannot create TUN interface {name}: {e}"))
@@ -53,7 +65,7 @@ impl Inside {
                 }
             }
             Inside::Channel { from_host, .. } => from_host.recv().await,
-            Inside::None => std::future::pending().await,
+            Inside::None | Inside::TunNamed(_) => std::future::pending().await,
         }
     }
 
@@ -68,7 +80,7 @@ impl Inside {
             Inside::Channel { to_host, .. } => {
                 let _ = to_host.send(packet.to_vec()).await;
             }
-            Inside::None => {}
+            Inside::None | Inside::TunNamed(_) => {}
         }
     }
 }

@@ -156,6 +156,13 @@ pub fn start(shared: Arc<Shared>, inside: Inside) -> Result<Handle, String> {
                         return;
                     }
                 };
+                let inside = match inside.open() {
+                    Ok(i) => i,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
                 let _ = ready_tx.send(Ok(()));
                 let (net_tx, net_rx) = mpsc::channel(1024);
                 let mut d = Daemon {

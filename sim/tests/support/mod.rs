@@ -277,6 +277,51 @@ impl Netns {
         self.children.len() - 1
     }
 
+    /// The namespace's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `cmd args` inside the namespace to completion: (success, output).
+    pub fn run(&self, cmd: &str, args: &[&str]) -> (bool, String) {
+        let o = Command::new("ip")
+            .args(["netns", "exec", &self.name, cmd])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    }
+
+    /// Runs `cmd args` inside the namespace; it must succeed.
+    pub fn must(&self, cmd: &str, args: &[&str]) -> String {
+        let (ok, text) = self.run(cmd, args);
+        assert!(ok, "{cmd} {args:?} in {}:\n{text}", self.name);
+        text
+    }
+
+    /// Joins `self` and `other` with a veth pair made directly inside
+    /// them (`if_a` here with `addr_a`/24, `if_b` there with `addr_b`/24).
+    pub fn veth(&self, if_a: &str, addr_a: &str, other: &Netns, if_b: &str, addr_b: &str) {
+        let st = Command::new("ip")
+            .args([
+                "link", "add", if_a, "netns", &self.name, "type", "veth", "peer", "name", if_b,
+            ])
+            .args(["netns", &other.name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip link add veth");
+        for (ns, ifname, addr) in [(self, if_a, addr_a), (other, if_b, addr_b)] {
+            ns.must("ip", &["addr", "add", &format!("{addr}/24"), "dev", ifname]);
+            ns.must("ip", &["link", "set", ifname, "up"]);
+        }
+    }
+
     /// Stops the child `i` (`ip netns exec` execs the command: it is that process).
     pub fn stop(&mut self, i: usize) {
         let c = &mut self.children[i];
@@ -312,6 +357,36 @@ pub fn daemon_cli(data: &Path, line: &str) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(o.status.success(), "{line}:\n{text}");
+    text
+}
+
+/// Runs `lines` as a script (stdin) with `mtsim cli` against the router
+/// daemon of `data`; it must succeed; its output.
+pub fn daemon_script(data: &Path, lines: &[String]) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mtsim"))
+        .args(["cli", "--data-dir"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for l in lines {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && !text.contains("error:"),
+        "{lines:?}:\n{text}"
+    );
     text
 }
 
