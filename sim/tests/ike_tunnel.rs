@@ -297,14 +297,16 @@ fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
         "3 packets each way on the card: {sas}"
     );
 
-    // Rekey under traffic: new SPIs, the old pair leaves the card, packets
-    // keep flowing.
+    // Rekey under traffic: a burst each way while the CREATE_CHILD_SA and
+    // the delete of the old pair run; nothing is lost, new SPIs, the old
+    // pair leaves the card.
     let before = r1.cli("show security ipsec security-associations");
     r1.r.shared()
         .kmd
         .get()
         .unwrap()
         .send(mtsim::iked::Command::RekeyChildren);
+    burst(&mut r1, &mut r2, "198.51.100.1", "203.0.113.1", 100);
     wait("the rekeyed pair", || {
         let now = r1.cli("show security ipsec security-associations");
         r1.tunnels() == 1 && r2.tunnels() == 1 && now != before && !now.contains(spi_of(&before))
@@ -312,13 +314,85 @@ fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 10);
     ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 10);
 
-    // Delete: both sides lose the SAs, the cards are empty.
+    // R1's certificate is renewed by re-enrollment; clearing the IKE SA
+    // makes R1 (establish-tunnels immediately) negotiate again, with the
+    // new certificate, without a restart; the old SAs leave both cards.
+    let old_serial = serial(&r1);
+    let out = r1.cli(
+        "request security pki local-certificate re-enroll scep ca-profile ca1 certificate-id r1",
+    );
+    assert!(out.contains("re-enrollment has started"), "{out}");
+    assert_eq!(enroll::run_due(r1.r.shared()), 1);
+    let new_serial = serial(&r1);
+    assert_ne!(old_serial, new_serial);
+    let first = r2.cli("show security ike security-associations detail");
+    assert!(first.contains(&format!("(serial {old_serial})")), "{first}");
+    let cookie = r1.cli("show security ike security-associations");
     r1.cli("clear security ike security-associations");
-    wait("the delete on both routers", || {
-        r1.tunnels() == 0 && r2.tunnels() == 0
+    wait("a new IKE SA with the renewed certificate", || {
+        let d = r2.cli("show security ike security-associations detail");
+        d.contains(&format!("(serial {new_serial})")) && r1.tunnels() == 1 && r2.tunnels() == 1
     });
+    assert_ne!(
+        cookie,
+        r1.cli("show security ike security-associations"),
+        "a new IKE SA"
+    );
     let ike = r2.cli("show security ike security-associations");
-    assert!(ike.contains("No IKE security associations"), "{ike}");
+    assert_eq!(
+        ike.matches("UP").count(),
+        1,
+        "the old IKE SA is gone: {ike}"
+    );
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 20);
+}
+
+/// R1's local certificate serial number.
+fn serial(n: &Node) -> String {
+    let pki = n.r.shared().pki();
+    let cert = pki.local_certificates().get("r1").unwrap();
+    pki::info::serial_hex(cert.tbs_certificate().serial_number().as_bytes())
+}
+
+/// Sends `n` packets each way at once (while whatever the routers are
+/// doing goes on) and checks that every one arrives.
+fn burst(a: &mut Node, b: &mut Node, a_in: &str, b_in: &str, n: u16) {
+    for seq in 0..n {
+        let p = icmp_echo_v4(
+            a_in.parse().unwrap(),
+            b_in.parse().unwrap(),
+            9,
+            seq,
+            b"burst",
+        );
+        a.to_router.blocking_send(p).unwrap();
+        let p = icmp_echo_v4(
+            b_in.parse().unwrap(),
+            a_in.parse().unwrap(),
+            9,
+            seq,
+            b"burst",
+        );
+        b.to_router.blocking_send(p).unwrap();
+    }
+    let (mut at_a, mut at_b) = (0, 0);
+    for _ in 0..200 {
+        while b.from_router.try_recv().is_ok() {
+            at_b += 1;
+        }
+        while a.from_router.try_recv().is_ok() {
+            at_a += 1;
+        }
+        if at_a == n && at_b == n {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        (at_a, at_b),
+        (n, n),
+        "no packet lost either way during the rekey"
+    );
 }
 
 /// The first inbound SPI of the brief IPsec output.

@@ -217,6 +217,8 @@ struct Programmed {
     slots: ChildSa,
     info: ChildInfo,
     seq: u64,
+    /// Not for outbound traffic while this (replaced) CHILD_SA is there.
+    after: Option<u32>,
 }
 
 struct Daemon {
@@ -406,6 +408,9 @@ impl Daemon {
         }
     }
 
+    /// Deletes the IKE SAs (all, or those with `peer`); VPNs with
+    /// `establish-tunnels immediately` come up again at the next tick,
+    /// with the configuration and certificates of that moment.
     fn clear(&mut self, peer: Option<IpAddr>) {
         let now = self.shared.clock.now();
         let keys: Vec<u64> = self
@@ -416,6 +421,7 @@ impl Daemon {
             .collect();
         for k in keys {
             if let Some(e) = self.sas.get_mut(&k) {
+                self.attempts.remove(&e.vpn);
                 e.sa.delete(now);
             }
             self.drain(k);
@@ -585,8 +591,14 @@ impl Daemon {
         for ev in events {
             match ev {
                 Event::Send(t) => self.queue_send(local.ip(), t),
-                Event::Authenticated { id, subject } => {
-                    tracing::info!(target: "kmd", "gateway {gateway}: peer {id} ({subject}) authenticated");
+                Event::Authenticated(p) => {
+                    tracing::info!(
+                        target: "kmd",
+                        "gateway {gateway}: peer {} ({}, serial {}) authenticated",
+                        p.id,
+                        p.subject,
+                        p.serial
+                    );
                 }
                 Event::Refused {
                     id,
@@ -644,6 +656,7 @@ impl Daemon {
                     Programmed {
                         ike: ike_key,
                         slots,
+                        after: up.replaces.filter(|_| up.hold_outbound),
                         info: up.info,
                         seq: self.seq,
                     },
@@ -677,6 +690,7 @@ impl Daemon {
             .filter(|p| {
                 p.info.remote_ts.contains(&host(dst)) && p.info.local_ts.contains(&host(src))
             })
+            .filter(|p| p.after.is_none_or(|old| !self.children.contains_key(&old)))
             .max_by_key(|p| p.seq)
     }
 

@@ -130,9 +130,13 @@ fn detail_ike(out: &mut String, index: usize, v: &SaView) {
         "  Exchange type: IKEv2, Authentication method: RSA-signatures"
     );
     let _ = writeln!(out, "  Local: {}, Remote: {}", s.local, s.remote);
-    if let Some((id, subject)) = &s.peer {
-        let _ = writeln!(out, "  Peer ike-id: {id}");
-        let _ = writeln!(out, "  Peer certificate: {subject}");
+    if let Some(p) = &s.peer {
+        let _ = writeln!(out, "  Peer ike-id: {}", p.id);
+        let _ = writeln!(
+            out,
+            "  Peer certificate: {} (serial {})",
+            p.subject, p.serial
+        );
     }
     if let Some(suite) = &s.suite {
         let _ = writeln!(out, "  Algorithms:");

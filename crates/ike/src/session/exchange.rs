@@ -436,6 +436,10 @@ impl IkeSa {
             inbound,
             outbound,
             replaces,
+            // The responder of a rekey keeps sending on the old pair until
+            // the initiator, which has the new inbound SA only once our
+            // answer arrives, deletes it (RFC 7296 2.8).
+            hold_outbound: replaces.is_some() && !we_initiated,
         })));
     }
 }
@@ -1071,8 +1075,13 @@ impl IkeSa {
                 )))
             },
         )?;
-        self.peer = Some((id.clone(), subject.clone()));
-        self.events.push(Event::Authenticated { id, subject });
+        let info = super::PeerInfo {
+            id,
+            subject,
+            serial: pki::info::serial_hex(cert.tbs_certificate().serial_number().as_bytes()),
+        };
+        self.peer = Some(info.clone());
+        self.events.push(Event::Authenticated(info));
         Ok(())
     }
 

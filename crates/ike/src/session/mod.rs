@@ -112,6 +112,8 @@ pub struct ChildUp {
     pub outbound: SaSpec,
     /// The inbound SPI of the CHILD_SA this one rekeys.
     pub replaces: Option<u32>,
+    /// Keep sending on the CHILD_SA this one replaces as long as it exists.
+    pub hold_outbound: bool,
 }
 
 /// What the daemon is told to do or to know.
@@ -120,12 +122,7 @@ pub enum Event {
     /// Send a datagram.
     Send(Transmit),
     /// The peer's certificate and AUTH were accepted.
-    Authenticated {
-        /// Its identity.
-        id: PeerId,
-        /// Its certificate's subject.
-        subject: String,
-    },
+    Authenticated(PeerInfo),
     /// The peer was refused (the reason is also sent or logged).
     Refused {
         /// Its identity, when it got that far.
@@ -245,7 +242,7 @@ pub struct IkeSa {
     queue: VecDeque<Pending>,
     reassembly: Option<Reassembly>,
     children: Vec<ChildInfo>,
-    peer: Option<(PeerId, String)>,
+    peer: Option<PeerInfo>,
     established_at: Option<Duration>,
     last_heard: Duration,
     events: Vec<Event>,
@@ -261,6 +258,17 @@ impl std::fmt::Debug for IkeSa {
             .field("remote", &self.remote)
             .finish_non_exhaustive()
     }
+}
+
+/// The authenticated peer as `show` tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its IKE identity.
+    pub id: PeerId,
+    /// Its certificate's subject.
+    pub subject: String,
+    /// Its certificate's serial number (hex).
+    pub serial: String,
 }
 
 /// A snapshot for `show security ike security-associations`.
@@ -280,8 +288,8 @@ pub struct Summary {
     pub remote: SocketAddr,
     /// The negotiated suite.
     pub suite: Option<IkeSuite>,
-    /// The authenticated peer: identity and certificate subject.
-    pub peer: Option<(String, String)>,
+    /// The authenticated peer.
+    pub peer: Option<PeerInfo>,
     /// NAT-T in use.
     pub encap: bool,
     /// We are behind a NAT.
@@ -347,10 +355,7 @@ impl IkeSa {
             local: self.local,
             remote: self.remote,
             suite: self.suite,
-            peer: self
-                .peer
-                .as_ref()
-                .map(|(id, s)| (id.to_string(), s.clone())),
+            peer: self.peer.clone(),
             encap: self.encap,
             nat_local: self.nat_local,
             nat_remote: self.nat_remote,

@@ -288,10 +288,10 @@ fn establishes_with_certificates_and_programs_mirrored_children() {
         TrafficSelector::host("198.51.100.1".parse().unwrap())
     );
     assert!(r.ea.iter().any(
-        |e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "b.example.net")
+        |e| matches!(e, Event::Authenticated(p) if p.id == PeerId::Fqdn("b.example.net".into()))
     ));
     assert!(r.eb.iter().any(
-        |e| matches!(e, Event::Authenticated { id: PeerId::Fqdn(n), .. } if n == "a.example.net")
+        |e| matches!(e, Event::Authenticated(p) if p.id == PeerId::Fqdn("a.example.net".into()))
     ));
 }
 
