@@ -80,6 +80,8 @@ struct Spec {
     expects: &'static str,
     initiates: bool,
     revocation: bool,
+    /// `lifetime-kilobytes` of the IPsec proposal.
+    kilobytes: Option<u32>,
 }
 
 /// A router enrolled at `ca` (CA certificate, then an RSA local
@@ -167,6 +169,13 @@ fn node_stopped(dir: &Path, clock: Clock, ca: &RunningCa, sp: &Spec) -> Node {
             "set security ipsec vpn v establish-tunnels immediately",
         );
     }
+    if let Some(kb) = sp.kilobytes {
+        ok(
+            &r,
+            &mut s,
+            &format!("set security ipsec proposal e1 lifetime-kilobytes {kb}"),
+        );
+    }
     ok(&r, &mut s, "commit");
     ok(&r, &mut s, "exit");
     let (to_router, from_host) = mpsc::channel(256);
@@ -214,6 +223,7 @@ fn r1_spec(net: u8) -> Spec {
         expects: "r2.example.net",
         initiates: true,
         revocation: false,
+        kilobytes: None,
     }
 }
 
@@ -228,6 +238,7 @@ fn r2_spec(net: u8) -> Spec {
         expects: "r1.example.net",
         initiates: false,
         revocation: false,
+        kilobytes: None,
     }
 }
 
@@ -254,10 +265,6 @@ fn ping(from: &Node, to: &mut Node, src: &str, dst: &str, seq: u16) {
 
 #[test]
 fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_test_writer()
-        .try_init();
     let d = tempfile::tempdir().unwrap();
     let clock = Clock::frozen(NOW);
     let ca = start_ca(&d.path().join("ca"), &clock);
@@ -345,6 +352,45 @@ fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
         "the old IKE SA is gone: {ike}"
     );
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 20);
+}
+
+#[test]
+fn the_cards_soft_lifetime_interrupt_makes_the_sender_rekey() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut s1 = r1_spec(7);
+    s1.kilobytes = Some(64);
+    let mut s2 = r2_spec(7);
+    s2.kilobytes = Some(64);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &s2);
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &s1);
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    let before = r1.cli("show security ipsec security-associations");
+    // 64 KB hard, 90 % soft: 60 packets of 1 KB pass the soft limit of
+    // R1's outbound SA (and of R2's inbound one: R2 leaves the rekey to
+    // the sender).
+    let payload = vec![0x5a; 1000];
+    for seq in 0..60 {
+        let p = icmp_echo_v4(
+            "198.51.100.1".parse().unwrap(),
+            "203.0.113.1".parse().unwrap(),
+            3,
+            seq,
+            &payload,
+        );
+        r1.to_router.blocking_send(p).unwrap();
+    }
+    wait("the rekey the card asked for", || {
+        let now = r1.cli("show security ipsec security-associations");
+        r1.tunnels() == 1 && r2.tunnels() == 1 && !now.contains(spi_of(&before))
+    });
+    let mut got = 0;
+    while r2.from_router.try_recv().is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 60, "every packet crossed, before and after the rekey");
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 99);
 }
 
 /// R1's local certificate serial number.

@@ -721,7 +721,14 @@ impl Daemon {
                 return;
             }
         };
+        let mut lifetimes = Vec::new();
         for c in done {
+            if let Some(ev) = c.event {
+                lifetimes.push(CardEvent::Lifetime {
+                    sa_index: c.sa_index,
+                    event: ev,
+                });
+            }
             match &c.result {
                 Ok(outer) => {
                     if let Some((to, esp)) = datapath::udp_payload(outer) {
@@ -743,7 +750,7 @@ impl Daemon {
                 Err(e) => tracing::debug!(target: "kmd", "card refused an encap: {e}"),
             }
         }
-        self.card_events();
+        self.card_events(lifetimes);
     }
 
     /// ESP in UDP from the peer: through the card, to the inside.
@@ -762,7 +769,14 @@ impl Daemon {
             }
         };
         let mut out = Vec::new();
+        let mut lifetimes = Vec::new();
         for c in done {
+            if let Some(ev) = c.event {
+                lifetimes.push(CardEvent::Lifetime {
+                    sa_index: c.sa_index,
+                    event: ev,
+                });
+            }
             match c.result {
                 Ok(inner) => {
                     self.packets.1 += 1;
@@ -773,29 +787,43 @@ impl Daemon {
                 }
             }
         }
-        self.card_events();
+        self.card_events(lifetimes);
         out
     }
 
     /// Lifetime interrupts: soft → rekey, hard → gone.
-    fn card_events(&mut self) {
+    /// Lifetime events of completions (`reported`) and of interrupts.
+    fn card_events(&mut self, reported: Vec<CardEvent>) {
         let now = self.shared.clock.now();
+        let mut events = reported;
         for ev in self.pic.driver.take_events() {
+            if !events.contains(&ev) {
+                events.push(ev);
+            }
+        }
+        for ev in events {
             let CardEvent::Lifetime { sa_index, event } = ev else {
                 tracing::warn!(target: "kmd", "card event: {ev:?}");
                 continue;
             };
-            let Some((spi, ike)) = self
+            let Some((spi, ike, outbound)) = self
                 .children
                 .iter()
                 .find(|(_, p)| p.slots.inbound == sa_index || p.slots.outbound == sa_index)
-                .map(|(s, p)| (*s, p.ike))
+                .map(|(s, p)| (*s, p.ike, p.slots.outbound == sa_index))
             else {
                 continue;
             };
             if let Some(e) = self.sas.get_mut(&ike) {
                 match event {
-                    LifetimeEvent::Soft => e.sa.rekey_child(spi, now),
+                    // The sender rekeys: our outbound SA's soft limit is the
+                    // peer's inbound one, and both rekeying the same pair
+                    // would collide (RFC 7296 2.8.1).
+                    LifetimeEvent::Soft if outbound => {
+                        tracing::info!(target: "kmd", "CHILD_SA {spi:08x}: soft lifetime on the card, rekeying");
+                        e.sa.rekey_child(spi, now)
+                    }
+                    LifetimeEvent::Soft => {}
                     LifetimeEvent::Hard => e.sa.child_expired(spi, now),
                 }
             }
