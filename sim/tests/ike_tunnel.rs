@@ -27,9 +27,14 @@ use tokio::sync::mpsc;
 const NOW: Duration = Duration::from_secs(support::NOW_SECS);
 
 fn start_ca(dir: &Path, clock: &Clock) -> RunningCa {
+    start_ca_with(dir, clock, Settings::default().cert_lifetime)
+}
+
+fn start_ca_with(dir: &Path, clock: &Clock, cert_lifetime: Duration) -> RunningCa {
     let config = ServeConfig {
         settings: Settings {
             challenge: Challenge::Reusable("s3cret-pw".to_string().into()),
+            cert_lifetime,
             ..Settings::default()
         },
         ..ServeConfig::default()
@@ -391,6 +396,42 @@ fn the_cards_soft_lifetime_interrupt_makes_the_sender_rekey() {
     }
     assert_eq!(got, 60, "every packet crossed, before and after the rekey");
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 99);
+}
+
+#[test]
+fn automatic_re_enrollment_renews_the_gateway_certificate_and_ike_uses_it() {
+    // Certificates of ten minutes; R1 renews at 90 % of that with a new
+    // key pair, while its tunnel is up; the next negotiation presents the
+    // renewed certificate and signs with the new key, without a restart.
+    const LIFETIME: u64 = 600;
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca_with(&d.path().join("ca"), &clock, Duration::from_secs(LIFETIME));
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(8));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(8));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    let old_serial = serial(&r1);
+    r1.cli("configure");
+    r1.cli("set security pki auto-re-enrollment scep certificate-id r1 ca-profile-name ca1 challenge-password s3cret-pw re-enroll-trigger-time-percentage 10 re-generate-keypair");
+    r1.cli("commit");
+    r1.cli("exit");
+    clock.advance(Duration::from_secs(LIFETIME * 90 / 100));
+    assert_eq!(
+        enroll::run_due(r1.r.shared()),
+        1,
+        "the automatic re-enrollment ran"
+    );
+    let new_serial = serial(&r1);
+    assert_ne!(old_serial, new_serial);
+    r1.cli("clear security ike security-associations");
+    wait("the IKE SA with the renewed certificate", || {
+        r2.cli("show security ike security-associations detail")
+            .contains(&format!("(serial {new_serial})"))
+            && r1.tunnels() == 1
+            && r2.tunnels() == 1
+    });
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 1);
 }
 
 /// R1's local certificate serial number.

@@ -216,14 +216,22 @@ fn sends(events: Vec<Event>) -> Vec<(Vec<u8>, bool)> {
 
 /// One complete establishment: A initiates, B responds, datagrams go
 /// back and forth in memory until both are established with their
-/// CHILD_SA.
-fn establish(v: &Variant, ca: &mut Check, cb: &mut Check) -> (IkeSa, IkeSa) {
+/// CHILD_SA. `wire` (when given) gets each datagram's direction and size.
+fn establish(
+    v: &Variant,
+    ca: &mut Check,
+    cb: &mut Check,
+    mut wire: Option<&mut Vec<String>>,
+) -> (IkeSa, IkeSa) {
     let now = Duration::from_secs(NOW);
     let mut a = IkeSa::initiate(v.a.clone(), addr(A, false), addr(B, false), now).unwrap();
     let mut b: Option<IkeSa> = None;
     for _ in 0..8 {
         let to_b = sends(a.take_events());
         for (d, encap) in to_b {
+            if let Some(w) = wire.as_deref_mut() {
+                w.push(format!("A→B {}", d.len()));
+            }
             match &mut b {
                 None => {
                     b = Some(
@@ -242,6 +250,9 @@ fn establish(v: &Variant, ca: &mut Check, cb: &mut Check) -> (IkeSa, IkeSa) {
             break;
         }
         for (d, encap) in to_a {
+            if let Some(w) = wire.as_deref_mut() {
+                w.push(format!("B→A {}", d.len()));
+            }
             a.handle(&d, addr(B, encap), encap, ca, now).unwrap();
         }
     }
@@ -444,8 +455,11 @@ fn main() {
         let mut cb = Check {
             root: v.root.clone(),
         };
+        let mut wire = Vec::new();
+        establish(v, &mut ca, &mut cb, Some(&mut wire));
+        println!("{}: datagrams {}", v.name, wire.join(", "));
         let full = bench(&cfg, group, v.name, || {
-            black_box(establish(v, &mut ca, &mut cb));
+            black_box(establish(v, &mut ca, &mut cb, None));
         });
         let pk_ops = PkOps::new(v);
         let pk = bench(&cfg, group, &format!("baseline_pk/{}", v.name), || {
