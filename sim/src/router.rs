@@ -227,11 +227,20 @@ impl Router {
     /// Starts kmd, the IKE daemon, with `inside` as the router's clear
     /// side (once; later calls do nothing).
     pub fn start_kmd(&self, inside: crate::iked::Inside) -> Result<(), String> {
+        self.start_kmd_on(inside, crate::iked::Ports::default())
+    }
+
+    /// [`Router::start_kmd`] with other UDP ports than 500 and 4500.
+    pub fn start_kmd_on(
+        &self,
+        inside: crate::iked::Inside,
+        ports: crate::iked::Ports,
+    ) -> Result<(), String> {
         let mut slot = self.kmd.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_some() {
             return Ok(());
         }
-        let handle = crate::iked::start(Arc::clone(&self.shared), inside)?;
+        let handle = crate::iked::start(Arc::clone(&self.shared), inside, ports)?;
         let _ = self.shared.kmd.set(handle.control().clone());
         *slot = Some(handle);
         Ok(())

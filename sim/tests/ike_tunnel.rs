@@ -401,8 +401,9 @@ fn the_cards_soft_lifetime_interrupt_makes_the_sender_rekey() {
 #[test]
 fn automatic_re_enrollment_renews_the_gateway_certificate_and_ike_uses_it() {
     // Certificates of ten minutes; R1 renews at 90 % of that with a new
-    // key pair, while its tunnel is up; the next negotiation presents the
-    // renewed certificate and signs with the new key, without a restart.
+    // key pair, while its tunnel is up; kmd reauthenticates with the
+    // renewed certificate and the new key, without a restart and without
+    // dropping traffic.
     const LIFETIME: u64 = 600;
     let d = tempfile::tempdir().unwrap();
     let clock = Clock::frozen(NOW);
@@ -423,10 +424,13 @@ fn automatic_re_enrollment_renews_the_gateway_certificate_and_ike_uses_it() {
     );
     let new_serial = serial(&r1);
     assert_ne!(old_serial, new_serial);
-    r1.cli("clear security ike security-associations");
-    wait("the IKE SA with the renewed certificate", || {
-        r2.cli("show security ike security-associations detail")
-            .contains(&format!("(serial {new_serial})"))
+    // kmd notices the renewal and reauthenticates make-before-break: a
+    // burst of traffic meanwhile loses nothing.
+    burst(&mut r1, &mut r2, "198.51.100.1", "203.0.113.1", 100);
+    wait("the IKE SA with the renewed certificate, alone", || {
+        let d = r2.cli("show security ike security-associations detail");
+        d.contains(&format!("(serial {new_serial})"))
+            && d.matches("State: UP").count() == 1
             && r1.tunnels() == 1
             && r2.tunnels() == 1
     });

@@ -39,7 +39,7 @@ use ike::crypto::{
     sign_auth, verify_auth,
 };
 use ike::session::{
-    EspSuite, Event, IkeSa, LocalConfig, PeerCheck, Retransmit, State, identification,
+    EspSuite, Event, IkeSa, LocalConfig, PeerCheck, Ports, Retransmit, State, identification,
 };
 use ike::wire::TrafficSelector;
 use pki::altname::AltNames;
@@ -174,6 +174,7 @@ impl Variant {
                 child_lifetime_bytes: 0,
                 retransmit: Retransmit::default(),
                 dpd: None,
+                ports: Ports::default(),
             };
             (cfg, ee)
         };
@@ -194,7 +195,11 @@ impl Variant {
 }
 
 fn addr(host: &str, encap: bool) -> SocketAddr {
-    SocketAddr::new(host.parse().unwrap(), if encap { 4500 } else { 500 })
+    let ports = Ports::default();
+    SocketAddr::new(
+        host.parse().unwrap(),
+        if encap { ports.nat_t } else { ports.ike },
+    )
 }
 
 /// The datagrams in `events` (with their encapsulation); anything that

@@ -10,7 +10,7 @@ use std::time::Duration;
 use espic_driver::{Cipher, Integrity};
 use ike::auth::{Chain, PeerId, Refusal};
 use ike::crypto::{DhGroup, Encr, IkeSuite, Integ, Prf};
-use ike::session::{EspSuite, LocalConfig, PeerCheck, Retransmit, identification};
+use ike::session::{EspSuite, LocalConfig, PeerCheck, Ports, Retransmit, identification};
 use ike::wire::TrafficSelector;
 use sha1::{Digest, Sha1};
 use x509_cert::Certificate;
@@ -18,8 +18,6 @@ use x509_cert::Certificate;
 use crate::router::Shared;
 use crate::vpn_config::{EncrCfg, HashCfg, IntegCfg, VpnCfg};
 
-/// Port of IKE.
-pub const IKE_PORT: u16 = 500;
 /// Largest IKE datagram before fragmenting (strongSwan's default too).
 pub const FRAGMENT_SIZE: usize = 1280;
 
@@ -87,16 +85,16 @@ fn selector(ts: Option<(IpAddr, u8)>) -> TrafficSelector {
 }
 
 /// Our address for a VPN: its gateway's `local-address`.
-pub fn local_address(vpn: &VpnCfg) -> Option<SocketAddr> {
+pub fn local_address(vpn: &VpnCfg, ports: Ports) -> Option<SocketAddr> {
     vpn.gateway
         .local_address
-        .map(|a| SocketAddr::new(a, IKE_PORT))
+        .map(|a| SocketAddr::new(a, ports.ike))
 }
 
 /// What an IKE SA of `vpn` runs with, from the configuration and the PKI
 /// store as they are now (a certificate renewed by re-enrollment is used
 /// by the next negotiation).
-pub fn local_config(shared: &Shared, vpn: &VpnCfg) -> Result<LocalConfig, String> {
+pub fn local_config(shared: &Shared, vpn: &VpnCfg, ports: Ports) -> Result<LocalConfig, String> {
     let gw = &vpn.gateway;
     let local = gw
         .local_address
@@ -189,6 +187,7 @@ pub fn local_config(shared: &Shared, vpn: &VpnCfg) -> Result<LocalConfig, String
             .map_or(0, |kb| kb * 1024),
         retransmit: Retransmit::default(),
         dpd: gw.dpd_interval.map(|s| Duration::from_secs(u64::from(s))),
+        ports,
     })
 }
 

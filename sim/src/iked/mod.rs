@@ -28,13 +28,12 @@ use tokio::sync::mpsc;
 
 pub use datapath::Inside;
 pub use gateway::{RouterCheck, local_config};
+pub use ike::session::Ports;
 
 use crate::pic::Pic;
 use crate::router::Shared;
 use crate::vpn_config::VpnCfg;
 
-/// NAT-T port (RFC 3948).
-pub const NAT_T_PORT: u16 = 4500;
 /// The non-ESP marker before IKE messages on port 4500.
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
 /// How often timers are looked at (real time).
@@ -130,7 +129,7 @@ impl Drop for Handle {
 }
 
 /// Starts kmd for the router with `inside` as the clear side.
-pub fn start(shared: Arc<Shared>, inside: Inside) -> Result<Handle, String> {
+pub fn start(shared: Arc<Shared>, inside: Inside, ports: Ports) -> Result<Handle, String> {
     let view = Arc::new(Mutex::new(View::default()));
     let (tx, rx) = mpsc::unbounded_channel();
     let v = Arc::clone(&view);
@@ -180,6 +179,7 @@ pub fn start(shared: Arc<Shared>, inside: Inside) -> Result<Handle, String> {
                     packets: (0, 0, 0),
                     problems: Vec::new(),
                     outbox: Vec::new(),
+                    ports,
                 };
                 d.reconfigure().await;
                 d.run(rx, net_rx, inside).await;
@@ -209,6 +209,13 @@ struct Entry {
     gateway: String,
     sa: IkeSa,
     chain: Option<Chain>,
+    /// Our certificate (DER) when the SA was made.
+    cert: Vec<u8>,
+    /// The SA this one reauthenticates (deleted once this one carries a
+    /// CHILD_SA).
+    reauth_of: Option<u64>,
+    /// A reauthentication of this SA is under way.
+    reauthenticating: bool,
 }
 
 /// A CHILD_SA on the card.
@@ -237,6 +244,8 @@ struct Daemon {
     problems: Vec<String>,
     /// Datagrams to send: (our address, bytes, destination).
     outbox: Vec<(SocketAddr, Vec<u8>, SocketAddr)>,
+    /// UDP ports of IKE and NAT-T.
+    ports: Ports,
 }
 
 impl Daemon {
@@ -318,7 +327,7 @@ impl Daemon {
             }
         }
         for addr in wanted {
-            for port in [gateway::IKE_PORT, NAT_T_PORT] {
+            for port in [self.ports.ike, self.ports.nat_t] {
                 let local = SocketAddr::new(addr, port);
                 if self.sockets.contains_key(&local) {
                     continue;
@@ -372,23 +381,29 @@ impl Daemon {
     }
 
     fn initiate(&mut self, name: &str) {
+        self.initiate_for(name, None);
+    }
+
+    /// Starts an IKE SA for VPN `name`; `reauth_of`: the SA it replaces.
+    fn initiate_for(&mut self, name: &str, reauth_of: Option<u64>) {
         let now = self.shared.clock.now();
         self.attempts.insert(name.to_string(), now);
         let Some(vpn) = self.vpns.iter().find(|v| v.name == name).cloned() else {
             tracing::warn!(target: "kmd", "no vpn {name}");
             return;
         };
-        let Some(local) = gateway::local_address(&vpn) else {
+        let Some(local) = gateway::local_address(&vpn, self.ports) else {
             return;
         };
-        let remote = SocketAddr::new(vpn.gateway.address, gateway::IKE_PORT);
-        let cfg = match local_config(&self.shared, &vpn) {
+        let remote = SocketAddr::new(vpn.gateway.address, self.ports.ike);
+        let cfg = match local_config(&self.shared, &vpn, self.ports) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(target: "kmd", "vpn {name}: {e}");
                 return;
             }
         };
+        let cert0 = cfg.certs.first().cloned().unwrap_or_default();
         match IkeSa::initiate(cfg, local, remote, now) {
             Ok(sa) => {
                 tracing::info!(target: "kmd", "vpn {name}: initiating IKE SA with {remote}");
@@ -400,6 +415,9 @@ impl Daemon {
                         gateway: vpn.gateway.name.clone(),
                         sa,
                         chain: None,
+                        cert: cert0,
+                        reauth_of,
+                        reauthenticating: false,
                     },
                 );
                 self.drain(key);
@@ -449,12 +467,51 @@ impl Daemon {
             self.drain(k);
         }
         self.establish();
+        self.reauthenticate();
+    }
+
+    /// Make-before-break reauthentication (RFC 7296 2.8.3) of the IKE SAs
+    /// we initiated whose local certificate was renewed since: a new IKE SA
+    /// with the new certificate; the old one is deleted once the new one
+    /// carries its CHILD_SA, so traffic does not stop.
+    fn reauthenticate(&mut self) {
+        let mut due = Vec::new();
+        {
+            let pki = self.shared.pki();
+            for (k, e) in &self.sas {
+                if e.reauthenticating
+                    || e.sa.role() != Role::Initiator
+                    || e.sa.state() != ikes::State::Established
+                {
+                    continue;
+                }
+                let Some(vpn) = self.vpns.iter().find(|v| v.name == e.vpn) else {
+                    continue;
+                };
+                let now_cert = vpn
+                    .gateway
+                    .local_certificate
+                    .as_ref()
+                    .and_then(|id| pki.local_certificates().get(id))
+                    .map(pki::manager::certificate_der);
+                if now_cert.is_some_and(|c| c != e.cert) {
+                    due.push((*k, e.vpn.clone()));
+                }
+            }
+        }
+        for (k, vpn) in due {
+            tracing::info!(target: "kmd", "vpn {vpn}: local certificate renewed, reauthenticating IKE SA {k:016x}");
+            if let Some(e) = self.sas.get_mut(&k) {
+                e.reauthenticating = true;
+            }
+            self.initiate_for(&vpn, Some(k));
+        }
     }
 
     /// A datagram from a socket: IKE for an SA, or ESP for the card.
     /// Returns decapsulated packets for the inside.
     fn datagram(&mut self, d: Datagram) -> Vec<Vec<u8>> {
-        let bytes = if d.local.port() == NAT_T_PORT {
+        let bytes = if d.local.port() == self.ports.nat_t {
             if d.bytes == [0xff] {
                 return Vec::new(); // NAT keepalive (RFC 3948 2.3)
             }
@@ -522,9 +579,13 @@ impl Daemon {
             remote_identity,
             chain: None,
         };
-        if let Err(err) =
-            e.sa.handle(bytes, from, local.port() == NAT_T_PORT, &mut check, now)
-        {
+        if let Err(err) = e.sa.handle(
+            bytes,
+            from,
+            local.port() == self.ports.nat_t,
+            &mut check,
+            now,
+        ) {
             tracing::debug!(target: "kmd", "IKE SA {key:016x}: dropped a datagram from {from}: {err}");
         }
         if let Some(c) = check.chain {
@@ -550,13 +611,14 @@ impl Daemon {
             tracing::warn!(target: "kmd", "IKE_SA_INIT from {from}: no gateway with that address");
             return None;
         };
-        let cfg = match local_config(&self.shared, &vpn) {
+        let cfg = match local_config(&self.shared, &vpn, self.ports) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(target: "kmd", "IKE_SA_INIT from {from}: vpn {}: {e}", vpn.name);
                 return None;
             }
         };
+        let cert0 = cfg.certs.first().cloned().unwrap_or_default();
         match IkeSa::respond_init(cfg, local, from, bytes, now) {
             Ok(sa) => {
                 let key = sa.local_spi();
@@ -567,6 +629,9 @@ impl Daemon {
                         gateway: vpn.gateway.name.clone(),
                         sa,
                         chain: None,
+                        cert: cert0,
+                        reauth_of: None,
+                        reauthenticating: false,
                     },
                 );
                 Some(key)
@@ -661,6 +726,16 @@ impl Daemon {
                         seq: self.seq,
                     },
                 );
+                // A reauthentication carries traffic now: the old IKE SA goes.
+                let old = self.sas.get_mut(&ike_key).and_then(|e| e.reauth_of.take());
+                if let Some(old) = old {
+                    let now = self.shared.clock.now();
+                    if let Some(o) = self.sas.get_mut(&old) {
+                        tracing::info!(target: "kmd", "IKE SA {old:016x} replaced by {ike_key:016x}: deleting it");
+                        o.sa.delete(now);
+                    }
+                    self.drain(old);
+                }
             }
             Err(e) => {
                 tracing::error!(target: "kmd", "CHILD_SA not programmed: {e}");
@@ -706,7 +781,7 @@ impl Daemon {
             let vpn = self.vpns.iter().find(|v| {
                 !self.sas.values().any(|e| e.vpn == v.name)
                     && self.attempts.get(&v.name).is_none_or(|t| now >= *t + RETRY)
-                    && local_config(&self.shared, v)
+                    && local_config(&self.shared, v, self.ports)
                         .is_ok_and(|c| c.remote_ts.contains(&TrafficSelector::host(dst)))
             });
             if let Some(v) = vpn.map(|v| v.name.clone()) {
@@ -738,9 +813,9 @@ impl Daemon {
                             .values()
                             .find(|p| p.slots.outbound == slot)
                             .and_then(|p| {
-                                self.sas
-                                    .get(&p.ike)
-                                    .map(|e| SocketAddr::new(e.sa.summary().local.ip(), NAT_T_PORT))
+                                self.sas.get(&p.ike).map(|e| {
+                                    SocketAddr::new(e.sa.summary().local.ip(), self.ports.nat_t)
+                                })
                             });
                         if let Some(l) = local {
                             self.outbox.push((l, esp.to_vec(), to));
@@ -835,9 +910,9 @@ impl Daemon {
         let (port, bytes) = if t.encap {
             let mut b = NON_ESP_MARKER.to_vec();
             b.extend_from_slice(&t.datagram);
-            (NAT_T_PORT, b)
+            (self.ports.nat_t, b)
         } else {
-            (gateway::IKE_PORT, t.datagram)
+            (self.ports.ike, t.datagram)
         };
         self.outbox
             .push((SocketAddr::new(local_ip, port), bytes, t.to));

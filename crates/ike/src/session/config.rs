@@ -39,6 +39,26 @@ impl Default for Retransmit {
     }
 }
 
+/// The UDP ports of IKE (500) and of NAT traversal (4500, RFC 3948);
+/// both ends use the same pair (the lab moves them above 1024 to run
+/// without privileges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// IKE.
+    pub ike: u16,
+    /// IKE after floating, and ESP in UDP.
+    pub nat_t: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            ike: 500,
+            nat_t: 4500,
+        }
+    }
+}
+
 /// Our side of one IKE SA.
 #[derive(Clone)]
 pub struct LocalConfig {
@@ -82,6 +102,8 @@ pub struct LocalConfig {
     /// Liveness checks: an empty INFORMATIONAL after this long without
     /// hearing from the peer.
     pub dpd: Option<Duration>,
+    /// The UDP ports.
+    pub ports: Ports,
 }
 
 impl std::fmt::Debug for LocalConfig {

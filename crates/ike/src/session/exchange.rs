@@ -19,8 +19,6 @@ use crate::wire::{
 
 /// The nonce length we send (RFC 7296: at least half the PRF key size).
 const NONCE_LEN: usize = 32;
-/// The IKE port and the NAT-T port.
-const NAT_T_PORT: u16 = 4500;
 
 /// The payloads of a message, looked up by kind.
 struct Payloads(Vec<Payload>);
@@ -347,8 +345,9 @@ impl IkeSa {
             soft_packets: 0,
             hard_packets: 0,
         };
-        let remote_port = if self.remote.port() == 500 {
-            NAT_T_PORT
+        let nat_t = self.cfg.ports.nat_t;
+        let remote_port = if self.remote.port() == self.cfg.ports.ike {
+            nat_t
         } else {
             self.remote.port()
         };
@@ -361,7 +360,7 @@ impl IkeSa {
             auth_key: in_auth.to_vec(),
             tunnel_src: self.remote.ip(),
             tunnel_dst: self.local.ip(),
-            udp_encap: self.encap.then_some((remote_port, NAT_T_PORT)),
+            udp_encap: self.encap.then_some((remote_port, nat_t)),
             replay_window: 64,
             lifetimes,
             initial_seq: 0,
@@ -375,7 +374,7 @@ impl IkeSa {
             auth_key: out_auth.to_vec(),
             tunnel_src: self.local.ip(),
             tunnel_dst: self.remote.ip(),
-            udp_encap: self.encap.then_some((NAT_T_PORT, remote_port)),
+            udp_encap: self.encap.then_some((nat_t, remote_port)),
             replay_window: 0,
             lifetimes,
             initial_seq: 0,
@@ -960,8 +959,8 @@ impl IkeSa {
             suite, &self.ni, &self.nr, &g_ir, self.spi_i, self.spi_r,
         ));
         self.outstanding = None;
-        if self.encap && self.remote.port() != NAT_T_PORT {
-            self.remote.set_port(NAT_T_PORT);
+        if self.encap && self.remote.port() != self.cfg.ports.nat_t {
+            self.remote.set_port(self.cfg.ports.nat_t);
         }
         // RFC 7296 2.23: with a NAT (or forced encapsulation) the initiator
         // moves IKE to port 4500 from IKE_AUTH on.

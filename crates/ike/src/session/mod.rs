@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use espic_driver::SaSpec;
 
-pub use config::{EspSuite, LocalConfig, Retransmit};
+pub use config::{EspSuite, LocalConfig, Ports, Retransmit};
 pub use exchange::peek;
 pub use peer::{PeerCheck, certificates, identification, peer_id, public_key};
 

@@ -129,6 +129,7 @@ fn cfg(name: &str, key: KeyPair, certs: Vec<Vec<u8>>, ts_l: &str, ts_r: &str) ->
         child_lifetime_bytes: 0,
         retransmit: Retransmit::default(),
         dpd: None,
+        ports: Ports::default(),
     }
 }
 
