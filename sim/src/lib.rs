@@ -20,6 +20,7 @@ pub mod ike_auth;
 pub mod ike_commands;
 pub mod ike_config;
 pub mod iked;
+pub mod lab;
 pub mod logs;
 pub mod pic;
 pub mod pki_commands;

@@ -41,6 +41,11 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         tun: Option<String>,
     },
+    /// The whole lifecycle on one machine: the embedded CA and two routers
+    /// with their ES PICs, from key pairs to a tunnel carrying traffic,
+    /// certificate renewal and revocation, printing each Junos command and
+    /// its output. Exits 0 only if every step did what it should.
+    Lab(Box<LabArgs>),
     /// The Junos-style CLI of a router (started for the session if none runs).
     Cli {
         /// The router's data directory.
@@ -68,6 +73,34 @@ enum Command {
         #[command(subcommand)]
         command: PicCommand,
     },
+}
+
+/// `mtsim lab` options.
+#[derive(Debug, clap::Args)]
+struct LabArgs {
+    /// Stay in this router's CLI afterwards (r1 or r2).
+    #[arg(long, value_name = "ROUTER", value_parser = ["r1", "r2"])]
+    keep: Option<String>,
+    /// Print a machine-readable report (JSON) instead of the transcript.
+    #[arg(long)]
+    json: bool,
+    /// Keep the routers' and the CA's files here (default: a temporary
+    /// directory, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Enroll both routers over CMPv2 at this outside CA instead of the
+    /// embedded one (e.g. OpenSSL's CMP mock server).
+    #[arg(long, value_name = "URL", requires_all = ["cmp_reference", "cmp_secret", "ca_dn"])]
+    cmp_url: Option<String>,
+    /// The outside CA's reference number for the shared secret.
+    #[arg(long, value_name = "REF")]
+    cmp_reference: Option<String>,
+    /// The outside CA's shared secret.
+    #[arg(long, value_name = "SECRET")]
+    cmp_secret: Option<String>,
+    /// The outside CA's subject, e.g. "CN=CA,O=Example".
+    #[arg(long, value_name = "DN")]
+    ca_dn: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -494,6 +527,7 @@ fn main() -> ExitCode {
             tun,
         } => router(data_dir, es_pic, tun),
         Command::Ca { command } => ca_admin(command),
+        Command::Lab(args) => lab(*args),
         Command::Pki { command } => verify_chain(command),
         Command::Cli {
             data_dir,
@@ -509,6 +543,47 @@ fn main() -> ExitCode {
                 .init();
             selftest(pcap, packets)
         }
+    }
+}
+
+fn lab(args: LabArgs) -> ExitCode {
+    let outside = match (
+        args.cmp_url,
+        args.cmp_reference,
+        args.cmp_secret,
+        args.ca_dn,
+    ) {
+        (Some(cmp_url), Some(reference), Some(secret), Some(ca_dn)) => {
+            Some(mtsim::lab::OutsideCa {
+                cmp_url,
+                reference,
+                secret,
+                ca_dn,
+            })
+        }
+        _ => None,
+    };
+    let opts = mtsim::lab::Options {
+        dir: args.dir,
+        json: args.json,
+        outside,
+    };
+    let (report, lab) = mtsim::lab::run(&opts);
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    } else {
+        print!("{}", report.summary());
+    }
+    if let (Some(which), Some(mut lab)) = (args.keep, lab) {
+        lab.keep(if which == "r1" { 1 } else { 2 });
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

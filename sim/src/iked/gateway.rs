@@ -201,6 +201,8 @@ pub struct RouterCheck<'a> {
     pub remote_identity: Option<PeerId>,
     /// The accepted chain, once checked.
     pub chain: Option<Chain>,
+    /// The refusal this check recorded (kmd does not record it twice).
+    pub refused: Option<Refusal>,
 }
 
 impl PeerCheck for RouterCheck<'_> {
@@ -225,10 +227,12 @@ impl PeerCheck for RouterCheck<'_> {
                 Some(&subject),
                 &why,
             );
+            self.refused = Some(why.clone());
             return Err(why);
         }
         let chain =
-            crate::ike_auth::authenticate_for(self.shared, &self.gateway, peer, untrusted, id)?;
+            crate::ike_auth::authenticate_for(self.shared, &self.gateway, peer, untrusted, id)
+                .inspect_err(|e| self.refused = Some(e.clone()))?;
         self.chain = Some(chain.clone());
         Ok(chain)
     }

@@ -216,6 +216,8 @@ struct Entry {
     reauth_of: Option<u64>,
     /// A reauthentication of this SA is under way.
     reauthenticating: bool,
+    /// The refusal the authenticator already recorded for `show`.
+    recorded: Option<Refusal>,
 }
 
 /// A CHILD_SA on the card.
@@ -418,6 +420,7 @@ impl Daemon {
                         cert: cert0,
                         reauth_of,
                         reauthenticating: false,
+                        recorded: None,
                     },
                 );
                 self.drain(key);
@@ -578,6 +581,7 @@ impl Daemon {
             gateway: e.gateway.clone(),
             remote_identity,
             chain: None,
+            refused: None,
         };
         if let Err(err) = e.sa.handle(
             bytes,
@@ -591,6 +595,7 @@ impl Daemon {
         if let Some(c) = check.chain {
             e.chain = Some(c);
         }
+        e.recorded = check.refused;
         self.drain(key);
     }
 
@@ -632,6 +637,7 @@ impl Daemon {
                         cert: cert0,
                         reauth_of: None,
                         reauthenticating: false,
+                        recorded: None,
                     },
                 );
                 Some(key)
@@ -653,6 +659,7 @@ impl Daemon {
         let local = SocketAddr::new(e.sa.summary().local.ip(), 0);
         let gateway = e.gateway.clone();
         let chain = e.chain.clone();
+        let recorded = e.recorded.take();
         for ev in events {
             match ev {
                 Event::Send(t) => self.queue_send(local.ip(), t),
@@ -669,7 +676,7 @@ impl Daemon {
                     id,
                     subject,
                     refusal,
-                } => {
+                } if recorded.as_ref() != Some(&refusal) => {
                     crate::ike_auth::record_refusal(
                         &self.shared,
                         &gateway,
@@ -678,6 +685,7 @@ impl Daemon {
                         &refusal,
                     );
                 }
+                Event::Refused { .. } => {}
                 Event::Established => {
                     tracing::info!(target: "kmd", "gateway {gateway}: IKE SA {key:016x} established");
                 }
