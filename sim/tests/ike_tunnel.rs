@@ -591,3 +591,84 @@ fn a_peer_other_than_the_configured_remote_identity_is_refused() {
         "{r2}"
     );
 }
+
+/// The fake R1 of [`a_bad_auth_signature_is_refused`] trusts anyone.
+struct TrustAll;
+
+impl ike::session::PeerCheck for TrustAll {
+    fn check(
+        &mut self,
+        _id: &ike::auth::PeerId,
+        peer: &x509_cert::Certificate,
+        _untrusted: &[x509_cert::Certificate],
+    ) -> Result<ike::auth::Chain, ike::auth::Refusal> {
+        Ok(ike::auth::Chain(vec![peer.clone()]))
+    }
+}
+
+#[test]
+fn a_bad_auth_signature_is_refused() {
+    use ike::session::{Event, IkeSa, State};
+    use std::net::UdpSocket;
+    // An impostor has R1's (public) certificate but not its key: it speaks
+    // IKE to R2 from R1's address, presenting the certificate and signing
+    // AUTH with a key of its own.
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(9));
+    let r1 = node_stopped(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(9));
+    let config = r1.r.shared().state().active.clone();
+    let vpn = mtsim::vpn_config::vpns(&config).pop().unwrap();
+    let ports = mtsim::iked::Ports::default();
+    let mut cfg = mtsim::iked::local_config(r1.r.shared(), &vpn, ports).unwrap();
+    cfg.key = std::sync::Arc::new(
+        pki::key::KeyPair::generate(
+            pki::key::KeySpec::new(pki::key::KeyAlgorithm::Rsa, 2048).unwrap(),
+        )
+        .unwrap(),
+    );
+    let local: std::net::SocketAddr = "127.0.9.1:500".parse().unwrap();
+    let s500 = UdpSocket::bind(local).unwrap();
+    let s4500 = UdpSocket::bind("127.0.9.1:4500").unwrap();
+    for s in [&s500, &s4500] {
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+    }
+    let mut sa = IkeSa::initiate(cfg, local, "127.0.9.2:500".parse().unwrap(), NOW).unwrap();
+    let mut told = false;
+    for _ in 0..100 {
+        for ev in sa.take_events() {
+            match ev {
+                Event::Send(t) if t.encap => {
+                    let mut b = vec![0u8; 4];
+                    b.extend_from_slice(&t.datagram);
+                    s4500.send_to(&b, t.to).unwrap();
+                }
+                Event::Send(t) => {
+                    s500.send_to(&t.datagram, t.to).unwrap();
+                }
+                Event::Closed(why) => told = why.contains("AUTHENTICATION_FAILED"),
+                _ => {}
+            }
+        }
+        if sa.state() == State::Closed {
+            break;
+        }
+        let mut buf = vec![0u8; 65536];
+        for (s, encap) in [(&s500, false), (&s4500, true)] {
+            if let Ok((n, from)) = s.recv_from(&mut buf) {
+                let m = if encap { &buf[4..n] } else { &buf[..n] };
+                let _ = sa.handle(m, from, encap, &mut TrustAll, NOW);
+            }
+        }
+    }
+    assert!(told, "the impostor was answered AUTHENTICATION_FAILED");
+    let show = r2.cli("show security ike");
+    assert!(show.contains("Check: AUTH signature"), "{show}");
+    assert!(
+        show.contains("does not verify with the certificate's key"),
+        "{show}"
+    );
+    assert_eq!(r2.tunnels(), 0, "nothing on R2's card");
+}
