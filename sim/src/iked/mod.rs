@@ -220,6 +220,21 @@ struct Entry {
     recorded: Option<Refusal>,
 }
 
+impl Entry {
+    fn new(vpn: &VpnCfg, sa: IkeSa, cert: Vec<u8>, reauth_of: Option<u64>) -> Entry {
+        Entry {
+            vpn: vpn.name.clone(),
+            gateway: vpn.gateway.name.clone(),
+            sa,
+            chain: None,
+            cert,
+            reauth_of,
+            reauthenticating: false,
+            recorded: None,
+        }
+    }
+}
+
 /// A CHILD_SA on the card.
 struct Programmed {
     ike: u64,
@@ -410,19 +425,7 @@ impl Daemon {
             Ok(sa) => {
                 tracing::info!(target: "kmd", "vpn {name}: initiating IKE SA with {remote}");
                 let key = sa.local_spi();
-                self.sas.insert(
-                    key,
-                    Entry {
-                        vpn: vpn.name.clone(),
-                        gateway: vpn.gateway.name.clone(),
-                        sa,
-                        chain: None,
-                        cert: cert0,
-                        reauth_of,
-                        reauthenticating: false,
-                        recorded: None,
-                    },
-                );
+                self.sas.insert(key, Entry::new(&vpn, sa, cert0, reauth_of));
                 self.drain(key);
             }
             Err(e) => tracing::warn!(target: "kmd", "vpn {name}: {e}"),
@@ -627,19 +630,7 @@ impl Daemon {
         match IkeSa::respond_init(cfg, local, from, bytes, now) {
             Ok(sa) => {
                 let key = sa.local_spi();
-                self.sas.insert(
-                    key,
-                    Entry {
-                        vpn: vpn.name.clone(),
-                        gateway: vpn.gateway.name.clone(),
-                        sa,
-                        chain: None,
-                        cert: cert0,
-                        reauth_of: None,
-                        reauthenticating: false,
-                        recorded: None,
-                    },
-                );
+                self.sas.insert(key, Entry::new(&vpn, sa, cert0, None));
                 Some(key)
             }
             Err(e) => {

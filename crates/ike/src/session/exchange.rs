@@ -1084,6 +1084,21 @@ impl IkeSa {
         Ok(())
     }
 
+    /// Logs and reports a refused peer (`who`: how the log names it).
+    fn refuse(&mut self, r: Refused, who: &str) {
+        let Refused {
+            id,
+            subject,
+            refusal,
+        } = r;
+        tracing::warn!(target: "ike", "{who} {} refused: {refusal}", self.remote);
+        self.events.push(Event::Refused {
+            id,
+            subject,
+            refusal,
+        });
+    }
+
     fn on_auth_request(
         &mut self,
         p: &Payloads,
@@ -1092,17 +1107,7 @@ impl IkeSa {
         now: Duration,
     ) -> Result<(), Drop> {
         if let Err(r) = self.authenticate_peer(p, check) {
-            let Refused {
-                id,
-                subject,
-                refusal,
-            } = *r;
-            tracing::warn!(target: "ike", "IKE_AUTH from {} refused: {refusal}", self.remote);
-            self.events.push(Event::Refused {
-                id,
-                subject,
-                refusal,
-            });
+            self.refuse(*r, "IKE_AUTH from");
             self.respond(
                 Exchange::IkeAuth,
                 message_id,
@@ -1184,17 +1189,7 @@ impl IkeSa {
             return Ok(());
         }
         if let Err(r) = self.authenticate_peer(p, check) {
-            let Refused {
-                id,
-                subject,
-                refusal,
-            } = *r;
-            tracing::warn!(target: "ike", "responder {} refused: {refusal}", self.remote);
-            self.events.push(Event::Refused {
-                id,
-                subject,
-                refusal,
-            });
+            self.refuse(*r, "responder");
             // RFC 7296 2.21.2: tell the peer in a separate INFORMATIONAL.
             let id = self.next_id;
             if let Ok(ds) = self.seal(
