@@ -672,3 +672,43 @@ fn a_bad_auth_signature_is_refused() {
     );
     assert_eq!(r2.tunnels(), 0, "nothing on R2's card");
 }
+
+#[test]
+fn a_fatal_card_fault_during_traffic_is_recovered_by_rekeying() {
+    use espic_hw::regs;
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(10));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(10));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    let before = r1.cli("show security ipsec security-associations");
+    // Behind the driver's back: a command-ring doorbell past the ring's
+    // end. The card stops with a fatal fault (FAULT_CODE CmdIndex).
+    let kmd = r1.r.shared().kmd.get().unwrap().clone();
+    let bar = kmd.card_registers();
+    let size = bar.read32(regs::CMD_SIZE);
+    bar.write32(regs::CMD_TAIL, size);
+    // Traffic meets the stopped card: kmd resets it and IKE rekeys the
+    // CHILD_SA it lost; traffic flows again on the new pair.
+    let p = icmp_echo_v4(
+        "198.51.100.1".parse().unwrap(),
+        "203.0.113.1".parse().unwrap(),
+        7,
+        2,
+        b"x",
+    );
+    r1.to_router.blocking_send(p).unwrap();
+    wait("the card reset and the tunnel rekeyed", || {
+        kmd.view().card_resets == 1
+            && r1.tunnels() == 1
+            && r2.tunnels() == 1
+            && !r1
+                .cli("show security ipsec security-associations")
+                .contains(spi_of(&before))
+    });
+    while r2.from_router.try_recv().is_ok() {}
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 3);
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 3);
+}

@@ -54,6 +54,8 @@ pub struct View {
     /// Packets encapsulated and decapsulated, and those dropped for want
     /// of an SA.
     pub packets: (u64, u64, u64),
+    /// Times the card was reset after a failure.
+    pub card_resets: u64,
 }
 
 /// One IKE SA for `show`.
@@ -89,6 +91,7 @@ pub enum Command {
 pub struct Control {
     view: Arc<Mutex<View>>,
     commands: mpsc::UnboundedSender<Command>,
+    bar: Arc<dyn espic_hw::Mmio>,
 }
 
 impl Control {
@@ -103,6 +106,12 @@ impl Control {
     /// Sends a command.
     pub fn send(&self, c: Command) {
         let _ = self.commands.send(c);
+    }
+
+    /// The card's register window, behind the driver's back: for fault
+    /// injection in hardware-in-the-loop tests (a JTAG port, in effect).
+    pub fn card_registers(&self) -> Arc<dyn espic_hw::Mmio> {
+        Arc::clone(&self.bar)
     }
 }
 
@@ -162,7 +171,7 @@ pub fn start(shared: Arc<Shared>, inside: Inside, ports: Ports) -> Result<Handle
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(Arc::clone(pic.driver.bar())));
                 let (net_tx, net_rx) = mpsc::channel(1024);
                 let mut d = Daemon {
                     shared,
@@ -180,6 +189,7 @@ pub fn start(shared: Arc<Shared>, inside: Inside, ports: Ports) -> Result<Handle
                     problems: Vec::new(),
                     outbox: Vec::new(),
                     ports,
+                    card_resets: 0,
                 };
                 d.reconfigure().await;
                 d.run(rx, net_rx, inside).await;
@@ -187,8 +197,12 @@ pub fn start(shared: Arc<Shared>, inside: Inside, ports: Ports) -> Result<Handle
         })
         .map_err(|e| format!("cannot start kmd: {e}"))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Handle {
-            control: Control { view, commands: tx },
+        Ok(Ok(bar)) => Ok(Handle {
+            control: Control {
+                view,
+                commands: tx,
+                bar,
+            },
             thread: Some(thread),
         }),
         Ok(Err(e)) => Err(e),
@@ -263,6 +277,7 @@ struct Daemon {
     outbox: Vec<(SocketAddr, Vec<u8>, SocketAddr)>,
     /// UDP ports of IKE and NAT-T.
     ports: Ports,
+    card_resets: u64,
 }
 
 impl Daemon {
@@ -791,7 +806,7 @@ impl Daemon {
         let done = match self.pic.process(&[Request::Encap { sa: slot, packet }]) {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(target: "kmd", "card: {e}");
+                self.card_failed(&e.to_string());
                 return;
             }
         };
@@ -838,7 +853,7 @@ impl Daemon {
         }]) {
             Ok(done) => done,
             Err(e) => {
-                tracing::warn!(target: "kmd", "card: {e}");
+                self.card_failed(&e.to_string());
                 return Vec::new();
             }
         };
@@ -866,6 +881,34 @@ impl Daemon {
     }
 
     /// Lifetime interrupts: soft → rekey, hard → gone.
+    /// The card stopped (a fatal fault, or the driver gave up on it): a
+    /// soft reset brings it back empty, and IKE recovers the tunnels by
+    /// rekeying every CHILD_SA it had (CREATE_CHILD_SA); the new pairs are
+    /// programmed as they come, the old ones are deleted with the peer.
+    fn card_failed(&mut self, why: &str) {
+        tracing::error!(target: "kmd", "ES PIC failed: {why}; resetting it");
+        self.card_resets += 1;
+        if let Err(e) = self.pic.driver.reset() {
+            tracing::error!(target: "kmd", "ES PIC reset failed: {e}");
+            self.problems.push(format!("ES PIC reset failed: {e}"));
+            return;
+        }
+        let _ = self.pic.driver.take_events();
+        let lost: Vec<(u64, u32)> = std::mem::take(&mut self.children)
+            .into_iter()
+            .map(|(spi, p)| (p.ike, spi))
+            .collect();
+        self.free = (0..espic_hw::regs::SA_TABLE_SIZE).collect();
+        let now = self.shared.clock.now();
+        for (ike, spi) in lost {
+            tracing::info!(target: "kmd", "CHILD_SA {spi:08x} lost with the card's SA table: rekeying");
+            if let Some(e) = self.sas.get_mut(&ike) {
+                e.sa.rekey_child(spi, now);
+            }
+            self.drain(ike);
+        }
+    }
+
     /// Lifetime events of completions (`reported`) and of interrupts.
     fn card_events(&mut self, reported: Vec<CardEvent>) {
         let now = self.shared.clock.now();
@@ -877,6 +920,10 @@ impl Daemon {
         }
         for ev in events {
             let CardEvent::Lifetime { sa_index, event } = ev else {
+                if let CardEvent::Fatal { code, addr } = ev {
+                    self.card_failed(&format!("fatal fault {code:?} at {addr:#x}"));
+                    return;
+                }
                 tracing::warn!(target: "kmd", "card event: {ev:?}");
                 continue;
             };
@@ -949,6 +996,7 @@ impl Daemon {
             card,
             problems: self.problems.clone(),
             packets: self.packets,
+            card_resets: self.card_resets,
         };
         *self.view.lock().unwrap_or_else(PoisonError::into_inner) = v;
     }
