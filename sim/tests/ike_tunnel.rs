@@ -712,3 +712,55 @@ fn a_fatal_card_fault_during_traffic_is_recovered_by_rekeying() {
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 3);
     ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 3);
 }
+
+/// Stops a router (kmd deletes its SAs as it goes) and starts it again on
+/// the same directory and clock, with a new inside.
+fn restart(n: Node, dir: &Path, clock: &Clock) -> Node {
+    drop(n);
+    let r = Router::start(DataDir::new(dir), clock.clone(), Slot { fpc: 1, pic: 0 }).unwrap();
+    let s = r.session("root");
+    let (to_router, from_host) = mpsc::channel(256);
+    let (to_host, from_router) = mpsc::channel(256);
+    let mut n = Node {
+        r,
+        s,
+        to_router,
+        from_router,
+        inside: Some(Inside::Channel { from_host, to_host }),
+    };
+    start(&mut n);
+    n
+}
+
+#[test]
+fn a_router_restarted_with_its_tunnel_up_keeps_everything_and_the_tunnel_returns() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(11));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(11));
+    wait("the tunnel", || r1.tunnels() == 1);
+    let certs_before = r2.r.shared().pki().local_certificates().clone();
+    let keys_before: Vec<String> = r2.r.shared().pki().key_pairs().keys().cloned().collect();
+    let store_before = support::snapshot(&d.path().join("r2"));
+
+    // R2 restarts: its IKE SA is deleted on the way down, R1 sees it go.
+    let mut r2 = restart(r2, &d.path().join("r2"), &clock);
+    wait("R1 without an SA", || r1.tunnels() == 0);
+    // Nothing of R2's PKI store or configuration was lost.
+    assert_eq!(r2.r.shared().pki().local_certificates(), &certs_before);
+    let keys_after: Vec<String> = r2.r.shared().pki().key_pairs().keys().cloned().collect();
+    assert_eq!(keys_after, keys_before);
+    assert_eq!(support::snapshot(&d.path().join("r2")), store_before);
+    let conf = r2.cli("show security ike security-associations");
+    assert!(conf.contains("No IKE security associations"), "{conf}");
+
+    // R1 tries again after its retry interval (simulated time) and the
+    // tunnel comes back with traffic.
+    clock.advance(Duration::from_secs(11));
+    wait("the tunnel again", || {
+        r1.tunnels() == 1 && r2.tunnels() == 1
+    });
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 1);
+}
