@@ -200,7 +200,7 @@ impl Lab {
         };
         let res = node.router.run_line(&mut node.session, line, &mut term);
         if !json {
-            println!("lab@{}{prompt} {line}", node.name);
+            println!("lab@{}{prompt} {}", node.name, masked(line));
             for l in term.out.lines() {
                 println!("{l}");
             }
@@ -808,6 +808,18 @@ fn scenario(lab: &mut Lab) {
             "revoking needs the embedded CA",
         );
     }
+}
+
+/// A command line as the transcript shows it: the values of
+/// `challenge-password` and `ca-secret` replaced by asterisks.
+fn masked(line: &str) -> String {
+    let mut out = Vec::new();
+    let mut hide = false;
+    for word in line.split(' ') {
+        out.push(if hide { "********" } else { word });
+        hide = matches!(word, "challenge-password" | "ca-secret");
+    }
+    out.join(" ")
 }
 
 fn cmp_enroll(profile: &str, id: &str, ca: &CaView, addr: &str) -> String {

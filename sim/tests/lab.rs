@@ -78,6 +78,12 @@ fn the_transcript_shows_the_commands_and_keep_leaves_a_cli() {
     ] {
         assert!(out.contains(want), "'{want}' missing:\n{out}");
     }
+    // The transcript hides what the operator typed as secrets.
+    assert!(
+        !out.contains("lab-challenge") && !out.contains("lab-cmp-secret"),
+        "{out}"
+    );
+    assert!(out.contains("challenge-password ********"), "{out}");
     // Not a terminal: no progress spinner.
     assert!(!String::from_utf8_lossy(&o.stderr).contains('\r'));
 }
