@@ -31,6 +31,15 @@ fn start_ca(dir: &Path, clock: &Clock) -> RunningCa {
 }
 
 fn start_ca_with(dir: &Path, clock: &Clock, cert_lifetime: Duration) -> RunningCa {
+    start_ca_at(dir, clock, cert_lifetime, "127.0.0.1:0".parse().unwrap())
+}
+
+fn start_ca_at(
+    dir: &Path,
+    clock: &Clock,
+    cert_lifetime: Duration,
+    addr: std::net::SocketAddr,
+) -> RunningCa {
     let config = ServeConfig {
         settings: Settings {
             challenge: Challenge::Reusable("s3cret-pw".to_string().into()),
@@ -39,14 +48,7 @@ fn start_ca_with(dir: &Path, clock: &Clock, cert_lifetime: Duration) -> RunningC
         },
         ..ServeConfig::default()
     };
-    ca::server::start(
-        dir,
-        "127.0.0.1:0".parse().unwrap(),
-        config,
-        clock.clone(),
-        false,
-    )
-    .unwrap()
+    ca::server::start(dir, addr, config, clock.clone(), false).unwrap()
 }
 
 /// One router of the pair: its CLI session and its inside.
@@ -763,4 +765,58 @@ fn a_router_restarted_with_its_tunnel_up_keeps_everything_and_the_tunnel_returns
     });
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
     ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 1);
+}
+
+#[test]
+fn the_ca_down_at_re_enrollment_leaves_the_tunnel_up_and_the_retry_renews() {
+    const LIFETIME: u64 = 600;
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let ca = start_ca_at(
+        &d.path().join("ca"),
+        &clock,
+        Duration::from_secs(LIFETIME),
+        addr,
+    );
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(12));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(12));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    let old = serial(&r1);
+    r1.cli("configure");
+    r1.cli("set security pki ca-profile ca1 enrollment retry 5 retry-interval 30");
+    r1.cli("set security pki auto-re-enrollment scep certificate-id r1 ca-profile-name ca1 challenge-password s3cret-pw re-enroll-trigger-time-percentage 10");
+    r1.cli("commit");
+    r1.cli("exit");
+
+    // The CA is down at the trigger time: the re-enrollment fails, the old
+    // certificate stays, and the tunnel carries traffic as before.
+    ca.stop().unwrap();
+    clock.advance(Duration::from_secs(LIFETIME * 90 / 100));
+    enroll::run_due(r1.r.shared());
+    assert_eq!(serial(&r1), old);
+    let show = r1.cli("show security pki local-certificate certificate-id r1 detail");
+    assert!(show.contains("CA not reachable"), "{show}");
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    assert_eq!((r1.tunnels(), r2.tunnels()), (1, 1));
+
+    // The CA is back on its address: the retry renews, kmd reauthenticates.
+    let _ca = start_ca_at(
+        &d.path().join("ca"),
+        &clock,
+        Duration::from_secs(LIFETIME),
+        addr,
+    );
+    clock.advance(Duration::from_secs(30));
+    assert_eq!(enroll::run_due(r1.r.shared()), 1);
+    let new = serial(&r1);
+    assert_ne!(new, old);
+    wait("the IKE SA with the renewed certificate", || {
+        let d = r2.cli("show security ike security-associations detail");
+        d.contains(&format!("(serial {new})")) && d.matches("State: UP").count() == 1
+    });
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 2);
 }
