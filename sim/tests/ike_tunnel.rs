@@ -820,3 +820,49 @@ fn the_ca_down_at_re_enrollment_leaves_the_tunnel_up_and_the_retry_renews() {
     });
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 2);
 }
+
+#[test]
+fn a_full_completion_ring_during_traffic_is_recovered() {
+    use espic_hw::regs;
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(13));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(13));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    // Behind the driver's back: CPL_HEAD one past the card's tail, so the
+    // completion ring looks full. The card stalls (CPL_FULL).
+    let kmd = r1.r.shared().kmd.get().unwrap().clone();
+    let bar = kmd.card_registers();
+    let size = bar.read32(regs::CPL_SIZE);
+    let tail = bar.read32(regs::CPL_TAIL);
+    bar.write32(regs::CPL_HEAD, (tail + 1) % size);
+    for seq in 2..6 {
+        let p = icmp_echo_v4(
+            "198.51.100.1".parse().unwrap(),
+            "203.0.113.1".parse().unwrap(),
+            7,
+            seq,
+            b"x",
+        );
+        r1.to_router.blocking_send(p).unwrap();
+    }
+    wait("traffic through R1's card again", || {
+        while r2.from_router.try_recv().is_ok() {}
+        let p = icmp_echo_v4(
+            "198.51.100.1".parse().unwrap(),
+            "203.0.113.1".parse().unwrap(),
+            7,
+            99,
+            b"y",
+        );
+        r1.to_router.blocking_send(p).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        r2.from_router.try_recv().is_ok()
+    });
+    // The driver gave up on the stalled card after its stall timeout; kmd
+    // reset it and IKE rekeyed the CHILD_SA.
+    assert_eq!(kmd.view().card_resets, 1);
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 3);
+}
