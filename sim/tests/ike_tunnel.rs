@@ -866,3 +866,50 @@ fn a_full_completion_ring_during_traffic_is_recovered() {
     assert_eq!(kmd.view().card_resets, 1);
     ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 3);
 }
+
+#[test]
+fn a_flood_of_ike_sa_init_gets_cookies_and_the_real_peer_still_gets_through() {
+    use ike::session::{Event, IkeSa};
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(14));
+    let mut r1 = node_stopped(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(14));
+    // 200 IKE_SA_INIT requests claiming R1's address, from other ports,
+    // each with its own SPI and nonce, none ever followed by IKE_AUTH.
+    let config = r1.r.shared().state().active.clone();
+    let vpn = mtsim::vpn_config::vpns(&config).pop().unwrap();
+    let cfg =
+        mtsim::iked::local_config(r1.r.shared(), &vpn, mtsim::iked::Ports::default()).unwrap();
+    let flood = std::net::UdpSocket::bind("127.0.14.1:0").unwrap();
+    let local = flood.local_addr().unwrap();
+    for _ in 0..200 {
+        let mut sa =
+            IkeSa::initiate(cfg.clone(), local, "127.0.14.2:500".parse().unwrap(), NOW).unwrap();
+        for ev in sa.take_events() {
+            if let Event::Send(t) = ev {
+                flood.send_to(&t.datagram, t.to).unwrap();
+            }
+        }
+    }
+    let kmd = r2.r.shared().kmd.get().unwrap().clone();
+    wait("cookies answering the flood", || {
+        let v = kmd.view();
+        v.cookies_sent + v.half_open as u64 >= 200
+    });
+    let v = kmd.view();
+    assert!(
+        v.half_open <= mtsim::iked::COOKIE_THRESHOLD,
+        "half-open SAs stay bounded: {}",
+        v.half_open
+    );
+    assert!(v.cookies_sent >= 190, "{} cookies", v.cookies_sent);
+    // The real R1 answers the cookie and gets its tunnel.
+    start(&mut r1);
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    // The half-open SAs go after their lifetime.
+    clock.advance(ike::session::HALF_OPEN_LIFETIME + Duration::from_secs(1));
+    wait("the half-open SAs gone", || kmd.view().half_open == 0);
+    assert_eq!(r2.tunnels(), 1, "the real tunnel stays");
+}

@@ -36,6 +36,9 @@ use crate::vpn_config::VpnCfg;
 
 /// The non-ESP marker before IKE messages on port 4500.
 const NON_ESP_MARKER: [u8; 4] = [0; 4];
+/// Half-open responder SAs above which IKE_SA_INIT must carry a cookie
+/// (RFC 7296 2.6).
+pub const COOKIE_THRESHOLD: usize = 8;
 /// How often timers are looked at (real time).
 const TICK: Duration = Duration::from_millis(100);
 /// How long to wait before initiating again a VPN whose SA failed
@@ -56,6 +59,10 @@ pub struct View {
     pub packets: (u64, u64, u64),
     /// Times the card was reset after a failure.
     pub card_resets: u64,
+    /// Responder SAs waiting for IKE_AUTH.
+    pub half_open: usize,
+    /// COOKIE answers sent (RFC 7296 2.6).
+    pub cookies_sent: u64,
 }
 
 /// One IKE SA for `show`.
@@ -190,6 +197,8 @@ pub fn start(shared: Arc<Shared>, inside: Inside, ports: Ports) -> Result<Handle
                     outbox: Vec::new(),
                     ports,
                     card_resets: 0,
+                    cookies: ikes::CookieJar::new(),
+                    cookies_sent: 0,
                 };
                 d.reconfigure().await;
                 d.run(rx, net_rx, inside).await;
@@ -278,6 +287,8 @@ struct Daemon {
     /// UDP ports of IKE and NAT-T.
     ports: Ports,
     card_resets: u64,
+    cookies: ikes::CookieJar,
+    cookies_sent: u64,
 }
 
 impl Daemon {
@@ -491,6 +502,14 @@ impl Daemon {
         self.reauthenticate();
     }
 
+    /// Responder SAs waiting for their IKE_AUTH.
+    fn half_open(&self) -> usize {
+        self.sas
+            .values()
+            .filter(|e| e.sa.role() == Role::Responder && e.sa.state() == ikes::State::AuthPending)
+            .count()
+    }
+
     /// Make-before-break reauthentication (RFC 7296 2.8.3) of the IKE SAs
     /// we initiated whose local certificate was renewed since: a new IKE SA
     /// with the new certificate; the old one is deleted once the new one
@@ -574,6 +593,23 @@ impl Daemon {
         let key = match key {
             Some(k) if self.sas.contains_key(&k) => k,
             _ if new_init => {
+                if self.half_open() >= COOKIE_THRESHOLD {
+                    match self.cookies.check(bytes, from.ip()) {
+                        ikes::CookieCheck::Valid => {}
+                        ikes::CookieCheck::Reply(d) => {
+                            // Stateless: no SA, no Diffie-Hellman.
+                            self.cookies_sent += 1;
+                            let bytes = if local.port() == self.ports.nat_t {
+                                [&NON_ESP_MARKER[..], &d].concat()
+                            } else {
+                                d
+                            };
+                            self.outbox.push((local, bytes, from));
+                            return;
+                        }
+                        ikes::CookieCheck::Drop => return,
+                    }
+                }
                 let Some(k) = self.respond(local, from, bytes, now) else {
                     return;
                 };
@@ -997,6 +1033,8 @@ impl Daemon {
             problems: self.problems.clone(),
             packets: self.packets,
             card_resets: self.card_resets,
+            half_open: self.half_open(),
+            cookies_sent: self.cookies_sent,
         };
         *self.view.lock().unwrap_or_else(PoisonError::into_inner) = v;
     }

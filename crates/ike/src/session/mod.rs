@@ -14,6 +14,7 @@
 //! resent when a request is retransmitted.
 
 mod config;
+mod cookie;
 mod exchange;
 mod peer;
 
@@ -24,12 +25,16 @@ use std::time::Duration;
 use espic_driver::SaSpec;
 
 pub use config::{EspSuite, LocalConfig, Ports, Retransmit};
+pub use cookie::{CookieCheck, CookieJar};
 pub use exchange::peek;
 pub use peer::{PeerCheck, certificates, identification, peer_id, public_key};
 
 use crate::auth::{PeerId, Refusal};
 use crate::crypto::{DhSecret, IkeKeys, IkeSuite};
 use crate::wire::{Exchange, TrafficSelector};
+
+/// How long a responder keeps an IKE SA whose IKE_AUTH has not come.
+pub const HALF_OPEN_LIFETIME: Duration = Duration::from_secs(30);
 
 /// Which end of the IKE SA we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,6 +418,15 @@ impl IkeSa {
     /// Timers: retransmission, liveness, CHILD_SA age.
     pub fn tick(&mut self, now: Duration) {
         if self.state == State::Closed {
+            return;
+        }
+        // A responder whose IKE_AUTH never comes gives the state up once
+        // an initiator would have given up retransmitting.
+        if self.role == Role::Responder
+            && self.state == State::AuthPending
+            && now >= self.last_heard + HALF_OPEN_LIFETIME
+        {
+            self.close("half-open: no IKE_AUTH after IKE_SA_INIT");
             return;
         }
         if let Some(out) = &mut self.outstanding
