@@ -49,9 +49,8 @@ impl Router {
         panic!("the router did not start");
     }
 
-    fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill(self) {
+        drop(self);
     }
 
     /// Runs one CLI line; (success, output).
@@ -89,6 +88,14 @@ impl Router {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         )
+    }
+}
+
+impl Drop for Router {
+    /// Kills the process (SIGKILL), also when a test fails.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
