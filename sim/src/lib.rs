@@ -5,11 +5,14 @@
 //!   driver bound to it.
 //! - [`traffic`]: inner test packets (ICMP echo over IPv4 and IPv6).
 //! - [`selftest`]: `mtsim pic selftest`, the card's end-to-end self-test.
+//! - [`bench`]: `mtsim bench pic`, the card's throughput against the bare
+//!   ESP transform and a naive baseline.
 //! - [`router`]: the router process (`mtsim router`): [`chassis`], [`commands`],
 //!   [`pki_commands`], [`logs`], the CLI socket ([`protocol`]) in its [`datadir`].
 //! - [`client`]: `mtsim cli`, one-shot, script or interactive.
 
 pub mod autorenew;
+pub mod bench;
 pub mod chassis;
 pub mod client;
 pub mod commands;

@@ -73,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: PicCommand,
     },
+    /// Throughput measurements.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
 }
 
 /// `mtsim lab` options.
@@ -474,6 +479,54 @@ enum PicCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// The ES PIC's ESP throughput (AES-128-CBC + HMAC-SHA1-96, tunnel mode
+    /// over IPv4): through the rings, the bare engine transform and a naive
+    /// baseline, encap and decap, per payload size and an IMIX.
+    Pic(PicBenchArgs),
+}
+
+/// `mtsim bench pic` options.
+#[derive(Debug, clap::Args)]
+struct PicBenchArgs {
+    /// Print the measurements as a JSON array of rows (path, direction,
+    /// size, gbps, mpps) and nothing else on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Seconds per measurement (path × direction × size).
+    #[arg(long, value_name = "S", default_value_t = mtsim::bench::DEFAULT_SECONDS, value_parser = parse_seconds)]
+    seconds: f64,
+    /// Inner packet sizes in bytes, comma-separated (the IMIX is always added).
+    #[arg(
+        long,
+        value_name = "N,N,...",
+        value_delimiter = ',',
+        default_values_t = mtsim::bench::DEFAULT_SIZES,
+        value_parser = parse_size
+    )]
+    sizes: Vec<usize>,
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    use mtsim::bench::{MAX_SIZE, MIN_SIZE};
+    match s.trim().parse::<usize>() {
+        Ok(n) if (MIN_SIZE..=MAX_SIZE).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}': expected an inner packet size of {MIN_SIZE} to {MAX_SIZE} bytes"
+        )),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 600.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}': expected seconds above 0 and at most 600, e.g. 0.5"
+        )),
+    }
+}
+
 fn ca_admin(command: CaCommand) -> ExitCode {
     use ca::authority::Authority;
     let now = Clock::system().now();
@@ -542,6 +595,15 @@ fn main() -> ExitCode {
                 .with_writer(io::stderr)
                 .init();
             selftest(pcap, packets)
+        }
+        Command::Bench {
+            command: BenchCommand::Pic(args),
+        } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(stderr_filter())
+                .with_writer(io::stderr)
+                .init();
+            bench_pic(&args)
         }
     }
 }
@@ -666,6 +728,34 @@ fn selftest(pcap: Option<PathBuf>, packets: u16) -> ExitCode {
             } else {
                 ExitCode::FAILURE
             }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bench_pic(args: &PicBenchArgs) -> ExitCode {
+    let opts = mtsim::bench::Options {
+        seconds: args.seconds,
+        sizes: args.sizes.clone(),
+    };
+    match mtsim::bench::run(&opts) {
+        Ok(report) if args.json => match serde_json::to_string_pretty(&report.json()) {
+            Ok(j) => {
+                println!("{j}");
+                eprint!("{}", report.kat_text());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");
