@@ -5,31 +5,36 @@
 # fuzz/artifacts/<target>/. See docs/FUZZING.md.
 #
 # Environment:
-#   FUZZ_TOOLCHAIN  toolchain for cargo-fuzz (default: nightly)
+#   FUZZ_TOOLCHAIN  toolchain for cargo-fuzz (default: nightly; empty: the
+#                   default toolchain, e.g. stable with RUSTC_BOOTSTRAP=1,
+#                   which accepts the sanitizer flags cargo-fuzz passes)
 #   FUZZ_SECONDS    seconds per target (default: 5)
 #   FUZZ_TARGETS    space-separated subset of targets (default: all)
 set -euo pipefail
 
 cd "$(dirname "$0")"
-toolchain="${FUZZ_TOOLCHAIN:-nightly}"
+toolchain="${FUZZ_TOOLCHAIN-nightly}"
+cargo_fuzz=(cargo)
+[ -n "$toolchain" ] && cargo_fuzz+=("+$toolchain")
+cargo_fuzz+=(fuzz)
 seconds="${FUZZ_SECONDS:-5}"
 
-if ! cargo "+$toolchain" fuzz --version >/dev/null 2>&1; then
+if ! "${cargo_fuzz[@]}" --version >/dev/null 2>&1; then
     echo "smoke.sh: cargo-fuzz is missing: cargo install cargo-fuzz" >&2
     exit 2
 fi
 
-targets="${FUZZ_TARGETS:-$(cargo "+$toolchain" fuzz list)}"
+targets="${FUZZ_TARGETS:-$("${cargo_fuzz[@]}" list)}"
 
 echo "== building: $(echo $targets)"
-cargo "+$toolchain" fuzz build
+"${cargo_fuzz[@]}" build
 
 failed=()
 for t in $targets; do
     echo "== $t (${seconds}s)"
     # -timeout: one input may take at most this long (the first input of
     # the SCEP/CMP targets makes the CA's RSA keys).
-    if ! cargo "+$toolchain" fuzz run "$t" -- \
+    if ! "${cargo_fuzz[@]}" run "$t" -- \
         -max_total_time="$seconds" -timeout=120 -print_final_stats=1; then
         failed+=("$t")
     fi
