@@ -688,7 +688,17 @@ fn scenario(lab: &mut Lab) {
     // 6. Traffic.
     let r = (|| {
         let (to_r2, to_r1) = lab.traffic(50, 1);
-        lab.wait(|_| true);
+        // kmd republishes the card's counters at its next tick.
+        lab.wait(|l| {
+            let v =
+                l.r1.router
+                    .shared()
+                    .kmd
+                    .get()
+                    .map(|k| k.view())
+                    .unwrap_or_default();
+            v.card.values().any(|i| i.packets >= 50)
+        });
         lab.cli(1, "show security ipsec security-associations detail")?;
         if (to_r2, to_r1) != (50, 50) {
             return Err(format!(

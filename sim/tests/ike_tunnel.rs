@@ -303,13 +303,12 @@ fn two_routers_build_a_tunnel_and_carry_traffic_through_their_cards() {
         ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", seq);
         ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", seq);
     }
-    let sas = r1.cli("show security ipsec security-associations detail");
-    assert!(sas.contains("ES PIC SA slot"), "{sas}");
-    assert_eq!(
-        sas.matches("Packets: 3,").count(),
-        2,
-        "3 packets each way on the card: {sas}"
-    );
+    // 3 packets each way on the card (kmd republishes the card's counters
+    // at its next tick).
+    wait("the card's counters", || {
+        let sas = r1.cli("show security ipsec security-associations detail");
+        sas.contains("ES PIC SA slot") && sas.matches("Packets: 3,").count() == 2
+    });
 
     // Rekey under traffic: a burst each way while the CREATE_CHILD_SA and
     // the delete of the old pair run; nothing is lost, new SPIs, the old
@@ -692,6 +691,9 @@ fn a_fatal_card_fault_during_traffic_is_recovered_by_rekeying() {
     let bar = kmd.card_registers();
     let size = bar.read32(regs::CMD_SIZE);
     bar.write32(regs::CMD_TAIL, size);
+    wait("the card's fatal fault", || {
+        bar.read32(regs::STATUS) & regs::status::FATAL != 0
+    });
     // Traffic meets the stopped card: kmd resets it and IKE rekeys the
     // CHILD_SA it lost; traffic flows again on the new pair.
     let p = icmp_echo_v4(
@@ -912,4 +914,127 @@ fn a_flood_of_ike_sa_init_gets_cookies_and_the_real_peer_still_gets_through() {
     clock.advance(ike::session::HALF_OPEN_LIFETIME + Duration::from_secs(1));
     wait("the half-open SAs gone", || kmd.view().half_open == 0);
     assert_eq!(r2.tunnels(), 1, "the real tunnel stays");
+}
+
+/// Log lines of every thread of this test process, for the bad-input test.
+fn captured_log() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LOG: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        struct W;
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                captured_log().lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let _ = tracing_subscriber::fmt()
+            .with_writer(|| W)
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .try_init();
+        std::sync::Mutex::new(Vec::new())
+    })
+}
+
+#[test]
+fn bad_ike_input_is_refused_or_dropped_with_a_log_line_and_kmd_keeps_serving() {
+    use ike::session::{Event, IkeSa};
+    use ike::wire::{Body, Payload, notify, parse_message};
+    captured_log();
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(15));
+    let mut r1 = node_stopped(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(15));
+    let peer: std::net::SocketAddr = "127.0.15.2:500".parse().unwrap();
+    let s = std::net::UdpSocket::bind("127.0.15.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let me = s.local_addr().unwrap();
+    let answer = |bytes: &[u8]| -> Option<Vec<u8>> {
+        s.send_to(bytes, peer).unwrap();
+        let mut buf = vec![0u8; 4096];
+        s.recv_from(&mut buf).ok().map(|(n, _)| buf[..n].to_vec())
+    };
+    let notify_of = |reply: &[u8]| match parse_message(reply).unwrap().body {
+        Body::Plain(p) => match &p[0] {
+            Payload::Notify(n) => n.kind,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let header = |version: u8, flags: u8, len: u32| {
+        let mut b = vec![0u8; 28];
+        b[0..8].copy_from_slice(&0x1122_3344_5566_7788u64.to_be_bytes());
+        b[17] = version;
+        b[18] = 34;
+        b[19] = flags;
+        b[24..28].copy_from_slice(&len.to_be_bytes());
+        b
+    };
+    // Truncated: dropped without an answer.
+    assert_eq!(answer(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), None);
+    // A major version we do not speak: INVALID_MAJOR_VERSION in a 2.0 header.
+    let r = answer(&header(0x30, 0x08, 28)).expect("an answer");
+    assert_eq!(
+        (r[17], notify_of(&r)),
+        (0x20, notify::INVALID_MAJOR_VERSION)
+    );
+    // A length field that lies, and a payload chain that runs off the end:
+    // INVALID_SYNTAX.
+    let r = answer(&header(0x20, 0x08, 400)).expect("an answer");
+    assert_eq!(notify_of(&r), notify::INVALID_SYNTAX);
+    let mut broken = header(0x20, 0x08, 36);
+    broken[16] = 33; // SA payload first
+    broken.extend_from_slice(&[0, 0, 0, 200, 1, 2, 3, 4]);
+    let r = answer(&broken).expect("an answer");
+    assert_eq!(notify_of(&r), notify::INVALID_SYNTAX);
+    // A response to nothing: dropped.
+    assert_eq!(answer(&header(0x20, 0x20, 28)), None);
+    // A replayed IKE_SA_INIT: answered again with the same response, one SA.
+    let config = r1.r.shared().state().active.clone();
+    let vpn = mtsim::vpn_config::vpns(&config).pop().unwrap();
+    let cfg =
+        mtsim::iked::local_config(r1.r.shared(), &vpn, mtsim::iked::Ports::default()).unwrap();
+    let mut sa = IkeSa::initiate(cfg, me, peer, NOW).unwrap();
+    let init = sa
+        .take_events()
+        .into_iter()
+        .find_map(|e| match e {
+            Event::Send(t) => Some(t.datagram),
+            _ => None,
+        })
+        .unwrap();
+    let first = answer(&init).expect("an answer");
+    let again = answer(&init).expect("an answer");
+    assert_eq!(
+        first, again,
+        "the retransmission is answered from the cache"
+    );
+    let kmd = r2.r.shared().kmd.get().unwrap().clone();
+    assert_eq!(kmd.view().half_open, 1);
+    // Every one of them left a line in kmd's log.
+    let log = String::from_utf8_lossy(&captured_log().lock().unwrap()).into_owned();
+    let mine: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&me.to_string()))
+        .collect();
+    assert!(
+        mine.iter().filter(|l| l.contains("dropped")).count() >= 2,
+        "{mine:#?}"
+    );
+    assert!(
+        mine.iter()
+            .filter(|l| l.contains("refused with an error notify"))
+            .count()
+            >= 3,
+        "{mine:#?}"
+    );
+    // And kmd still serves the real peer.
+    start(&mut r1);
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
 }

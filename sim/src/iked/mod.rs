@@ -300,6 +300,9 @@ impl Daemon {
     ) {
         let mut tick = tokio::time::interval(TICK);
         loop {
+            // Packets alone do not republish the view (an SA_QUERY per SA
+            // per packet would cost more than the packet); the tick does.
+            let mut data_only = false;
             tokio::select! {
                 c = commands.recv() => match c {
                     None | Some(Command::Stop) => break,
@@ -310,6 +313,8 @@ impl Daemon {
                 },
                 d = net.recv() => {
                     if let Some(d) = d {
+                        data_only = d.local.port() == self.ports.nat_t
+                            && !d.bytes.starts_with(&NON_ESP_MARKER);
                         let delivered = self.datagram(d);
                         for p in delivered {
                             inside.send(&p).await;
@@ -318,13 +323,16 @@ impl Daemon {
                 }
                 p = inside.recv() => {
                     if let Some(p) = p {
+                        data_only = true;
                         self.outbound(&p);
                     }
                 }
                 _ = tick.tick() => self.tick(),
             }
             self.flush().await;
-            self.publish();
+            if !data_only {
+                self.publish();
+            }
         }
         // Leaving: delete our SAs (best effort) and clear the card.
         let now = self.shared.clock.now();
@@ -571,7 +579,7 @@ impl Daemon {
         let h = match ikes::peek(bytes) {
             Ok(h) => h,
             Err(e) => {
-                tracing::debug!(target: "kmd", "dropped datagram from {from}: {e}");
+                self.refuse_datagram(local, from, bytes, &e);
                 return;
             }
         };
@@ -617,7 +625,7 @@ impl Daemon {
                 return;
             }
             _ => {
-                tracing::debug!(target: "kmd", "dropped {:?} from {from}: no IKE SA {:016x}:{:016x}", h.exchange, h.spi_i, h.spi_r);
+                tracing::info!(target: "kmd", "IKE datagram from {from} dropped: {:?} for no IKE SA of ours ({:016x}:{:016x})", h.exchange, h.spi_i, h.spi_r);
                 return;
             }
         };
@@ -644,13 +652,42 @@ impl Daemon {
             &mut check,
             now,
         ) {
-            tracing::debug!(target: "kmd", "IKE SA {key:016x}: dropped a datagram from {from}: {err}");
+            tracing::info!(target: "kmd", "IKE SA {key:016x}: dropped a datagram from {from}: {err}");
         }
         if let Some(c) = check.chain {
             e.chain = Some(c);
         }
         e.recorded = check.refused;
         self.drain(key);
+    }
+
+    /// Logs a datagram that cannot be used and, for an initial request,
+    /// answers with the protocol's error (INVALID_MAJOR_VERSION,
+    /// INVALID_SYNTAX, UNSUPPORTED_CRITICAL_PAYLOAD); anything else is
+    /// dropped without an answer.
+    fn refuse_datagram(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        bytes: &[u8],
+        e: &ikes::Drop,
+    ) {
+        let reply = match e {
+            ikes::Drop::Wire(w) => ikes::error_reply(bytes, w),
+            _ => None,
+        };
+        match reply {
+            Some(d) => {
+                tracing::info!(target: "kmd", "IKE datagram from {from} refused with an error notify: {e}");
+                let d = if local.port() == self.ports.nat_t {
+                    [&NON_ESP_MARKER[..], &d].concat()
+                } else {
+                    d
+                };
+                self.outbox.push((local, d, from));
+            }
+            None => tracing::info!(target: "kmd", "IKE datagram from {from} dropped: {e}"),
+        }
     }
 
     /// A new responder SA for the gateway whose address is `from`.
@@ -685,7 +722,7 @@ impl Daemon {
                 Some(key)
             }
             Err(e) => {
-                tracing::debug!(target: "kmd", "IKE_SA_INIT from {from} dropped: {e}");
+                self.refuse_datagram(local, from, bytes, &e);
                 None
             }
         }

@@ -17,6 +17,7 @@ mod config;
 mod cookie;
 mod exchange;
 mod peer;
+mod stateless;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ pub use config::{EspSuite, LocalConfig, Ports, Retransmit};
 pub use cookie::{CookieCheck, CookieJar};
 pub use exchange::peek;
 pub use peer::{PeerCheck, certificates, identification, peer_id, public_key};
+pub use stateless::error_reply;
 
 use crate::auth::{PeerId, Refusal};
 use crate::crypto::{DhSecret, IkeKeys, IkeSuite};
