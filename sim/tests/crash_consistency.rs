@@ -222,5 +222,62 @@ fn killing_the_router_at_any_moment_loses_nothing_reported_done() {
     for e in &enrolling {
         support::wait_show(&data, e, "Serial number:");
     }
+
+    // Re-enrollment, killed at varying moments: the certificate is never
+    // lost (the old one until the new one is stored), and every
+    // re-enrollment reported started ends with a new certificate.
+    let serial = |r: &Router, id: &str| -> String {
+        let (_, out) = r.cli(&format!(
+            "show security pki local-certificate certificate-id {id} detail"
+        ));
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("Serial number: "))
+            .unwrap_or_else(|| panic!("{id} lost:\n{out}"))
+            .to_string()
+    };
+    let mut renewing = Vec::new();
+    for (k, e) in enrolling.iter().enumerate() {
+        let before = serial(&r, e);
+        let op = cli_in_thread(
+            data.clone(),
+            format!(
+                "request security pki local-certificate re-enroll scep ca-profile ca1 certificate-id {e} challenge-password pw"
+            ),
+        );
+        std::thread::sleep(delay(k + 100, 60));
+        r.kill();
+        let (_, out) = op.join().unwrap();
+        r = Router::start(&data, 100 + k);
+        let start =
+            std::fs::read_to_string(data.with_extension(format!("start-{}.log", 100 + k))).unwrap();
+        assert!(
+            !start.contains("error"),
+            "re-enrollment {k}: the router complained at start:\n{start}"
+        );
+        // Still a certificate: the old one or already the new one.
+        let _ = serial(&r, e);
+        if out.contains("re-enrollment has started") {
+            renewing.push((e.clone(), before));
+        }
+    }
+    for (e, before) in &renewing {
+        let mut renewed = false;
+        for _ in 0..200 {
+            if serial(&r, e) != *before {
+                renewed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            renewed,
+            "the re-enrollment of {e} reported started never completed"
+        );
+    }
+    eprintln!(
+        "{} of {} re-enrollments were reported started",
+        renewing.len(),
+        enrolling.len()
+    );
     r.kill();
 }
