@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 
 use crate::crypto::Prf;
-use crate::wire::{self, Body, Exchange, Header, Notify, Payload, flags, notify};
+use crate::wire::{self, Body, Exchange, Payload, notify};
 
 /// What to do with an IKE_SA_INIT request when cookies are required.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,23 +93,11 @@ impl CookieJar {
         {
             return CookieCheck::Valid;
         }
-        let reply = Header {
-            spi_i: h.spi_i,
-            spi_r: 0,
-            next_payload: 0,
-            version: 0x20,
-            exchange: Exchange::IkeSaInit,
-            flags: flags::RESPONSE,
-            message_id: 0,
-            length: 0,
-        };
-        let n = Payload::Notify(Notify {
-            protocol: 0,
-            spi: Vec::new(),
-            kind: notify::COOKIE,
-            data: want,
-        });
-        CookieCheck::Reply(wire::encode_plain(&reply, &[n]))
+        CookieCheck::Reply(super::stateless::init_notify_reply(
+            h.spi_i,
+            notify::COOKIE,
+            want,
+        ))
     }
 }
 
@@ -118,7 +106,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
-    use crate::wire::{Ke, Payload, encode_plain};
+    use crate::wire::{Header, Ke, Notify, Payload, encode_plain, flags};
 
     fn init(spi_i: u64, cookie: Option<Vec<u8>>) -> Vec<u8> {
         let mut p = Vec::new();

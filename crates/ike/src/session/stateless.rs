@@ -33,6 +33,12 @@ pub fn error_reply(datagram: &[u8], error: &WireError) -> Option<Vec<u8>> {
         WireError::UnsupportedCritical(t) => vec![*t],
         _ => Vec::new(),
     };
+    Some(init_notify_reply(spi_i, kind, data))
+}
+
+/// An IKE_SA_INIT response (version 2.0, no responder SPI) that carries
+/// only the notify `kind` with `data`: the stateless answers.
+pub(crate) fn init_notify_reply(spi_i: u64, kind: u16, data: Vec<u8>) -> Vec<u8> {
     let h = Header {
         spi_i,
         spi_r: 0,
@@ -49,7 +55,7 @@ pub fn error_reply(datagram: &[u8], error: &WireError) -> Option<Vec<u8>> {
         kind,
         data,
     });
-    Some(wire::encode_plain(&h, &[n]))
+    wire::encode_plain(&h, &[n])
 }
 
 #[cfg(test)]
