@@ -235,7 +235,15 @@ impl Notify {
 impl Delete {
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         out.push(self.protocol);
-        out.push(self.spis.first().map_or(0, |s| s.len() as u8));
+        // The SPI size belongs to the protocol, not to the SPIs present: an
+        // ESP delete without SPIs still says 4 (found by fuzzing: the
+        // encoder wrote 0, which the decoder, and peers, refuse).
+        let spi_size = match self.protocol {
+            protocol::IKE => 0,
+            protocol::AH | protocol::ESP => 4,
+            _ => self.spis.first().map_or(0, |s| s.len() as u8),
+        };
+        out.push(spi_size);
         out.extend_from_slice(&(self.spis.len() as u16).to_be_bytes());
         for spi in &self.spis {
             out.extend_from_slice(spi);
@@ -298,6 +306,22 @@ impl Delete {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_esp_or_ah_delete_without_spis_round_trips() {
+        // fuzz/artifacts/ike_message/crash-2181ea2a…: decoded, re-encoded
+        // with SPI size 0, then refused.
+        for proto in [protocol::AH, protocol::ESP] {
+            let d = Delete {
+                protocol: proto,
+                spis: Vec::new(),
+            };
+            let mut b = Vec::new();
+            d.encode(&mut b);
+            assert_eq!(b, [proto, 4, 0, 0]);
+            assert_eq!(Delete::decode(&b), Ok(d));
+        }
+    }
+
     use super::*;
     use crate::wire::consts::{auth_method, dh, notify};
 
