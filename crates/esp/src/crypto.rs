@@ -8,13 +8,14 @@
 //! None of these types expose their keys, and their `Debug` prints no key material.
 
 use aes::cipher::array::Array;
-use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
+use aes::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
 use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
 use core::fmt;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::Sha256;
 
+use crate::batch::Span;
 use crate::error::EspError;
 use crate::sa::{CipherAlg, IntegAlg};
 
@@ -83,6 +84,16 @@ impl CbcEncryptor {
             Self::Aes256(c) => cbc::Encryptor::inner_iv_init(c, iv).encrypt_blocks(blocks),
         }
         Ok(())
+    }
+
+    /// Encrypts independent blocks (ECB), all in one call to the cipher's
+    /// parallel block interface: the building block of CBC across packets.
+    pub fn encrypt_blocks(&self, blocks: &mut [aes::Block]) {
+        match self {
+            Self::Aes128(c) => c.encrypt_blocks(blocks),
+            Self::Aes192(c) => c.encrypt_blocks(blocks),
+            Self::Aes256(c) => c.encrypt_blocks(blocks),
+        }
     }
 }
 
@@ -189,7 +200,7 @@ pub enum IntegKey {
 }
 
 /// A computed ICV: up to [`MAX_ICV_LEN`] bytes, of which `len` are used.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Icv {
     bytes: [u8; MAX_ICV_LEN],
     len: usize,
@@ -279,6 +290,27 @@ impl IntegKey {
             }
         };
         res.map_err(|_| EspError::AuthFailed)
+    }
+
+    /// Computes the ICVs of the messages `msgs` of `buf` into `out`
+    /// (`out[i]` for `msgs[i]`; extra entries of either are ignored). A span
+    /// outside `buf` gets the ICV of the empty message.
+    pub fn compute_many(&self, buf: &[u8], msgs: &[Span], out: &mut [Icv]) {
+        for (m, icv) in msgs.iter().zip(out) {
+            *icv = self.compute(buf.get(m.range()).unwrap_or_default());
+        }
+    }
+
+    /// Checks, each in constant time, that the bytes `icvs[i]` of `buf` are
+    /// the truncated HMAC of the bytes `msgs[i]`; `ok[i]` receives the
+    /// verdict. A span outside `buf` fails.
+    pub fn verify_many(&self, buf: &[u8], msgs: &[Span], icvs: &[Span], ok: &mut [bool]) {
+        for ((m, i), ok) in msgs.iter().zip(icvs).zip(ok) {
+            *ok = match (buf.get(m.range()), buf.get(i.range())) {
+                (Some(msg), Some(icv)) => self.verify(msg, icv).is_ok(),
+                _ => false,
+            };
+        }
     }
 }
 

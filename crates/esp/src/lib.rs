@@ -10,6 +10,7 @@
 //! or HMAC-SHA-256-128 (RFC 4868). Sequence numbers are 32-bit (no ESN).
 //! Nothing here does I/O, reads a clock or allocates per packet.
 
+pub mod batch;
 pub mod crypto;
 mod error;
 mod inbound;
@@ -19,8 +20,8 @@ mod sa;
 pub mod wire;
 
 pub use error::{EspError, MalformedReason};
-pub use inbound::InboundSa;
-pub use outbound::OutboundSa;
+pub use inbound::{Checked, InboundSa};
+pub use outbound::{OutboundSa, Prepared};
 pub use replay::ReplayWindow;
 pub use sa::{
     CipherAlg, IntegAlg, Lifetime, LifetimeEvent, LifetimeState, MAX_REPLAY_WINDOW,

@@ -1,5 +1,8 @@
 //! The sending side of an SA: tunnel-mode encapsulation (RFC 4303 3.3).
 
+use std::sync::Arc;
+
+use crate::batch::{SealKeys, Span};
 use crate::crypto::{BLOCK_LEN, CbcEncryptor, IntegKey};
 use crate::error::{EspError, MalformedReason as M};
 use crate::sa::{LifetimeState, LifetimeTracker, Outcome, SaCounters, SaParams, Tunnel};
@@ -23,8 +26,7 @@ pub(crate) fn pad_len(inner_len: usize) -> usize {
 #[derive(Debug)]
 pub struct OutboundSa {
     spi: u32,
-    enc: CbcEncryptor,
-    integ: IntegKey,
+    keys: Arc<SealKeys>,
     tunnel: Tunnel,
     /// Sequence number of the next packet, as u64 so that 2^32 means "exhausted".
     next_seq: u64,
@@ -38,8 +40,10 @@ impl OutboundSa {
         params.validate()?;
         Ok(OutboundSa {
             spi: params.spi,
-            enc: CbcEncryptor::new(params.cipher, &params.enc_key)?,
-            integ: IntegKey::new(params.integ, &params.auth_key)?,
+            keys: Arc::new(SealKeys {
+                enc: CbcEncryptor::new(params.cipher, &params.enc_key)?,
+                integ: IntegKey::new(params.integ, &params.auth_key)?,
+            }),
             tunnel: params.tunnel,
             next_seq: u64::from(params.initial_seq) + 1,
             lifetime: LifetimeTracker::new(params.lifetime),
@@ -50,6 +54,11 @@ impl OutboundSa {
     /// The SPI.
     pub fn spi(&self) -> u32 {
         self.spi
+    }
+
+    /// The keys, for sealing prepared packets on any thread.
+    pub fn keys(&self) -> &Arc<SealKeys> {
+        &self.keys
     }
 
     /// Sequence number the next packet will carry (2^32 once exhausted).
@@ -75,7 +84,7 @@ impl OutboundSa {
             + inner_len
             + pad_len(inner_len)
             + TRAILER_LEN
-            + self.integ.alg().icv_len()
+            + self.keys.icv_len()
     }
 
     /// Encapsulates the IP packet `inner` into `out`, using `iv` as the CBC IV.
@@ -89,19 +98,43 @@ impl OutboundSa {
         iv: &[u8; BLOCK_LEN],
         out: &mut [u8],
     ) -> Result<Outcome, EspError> {
-        let result = self.try_encap(inner, iv, out);
+        let prepared = self.prepare(inner, iv, out)?;
+        let esp = out
+            .get_mut(prepared.esp.range())
+            .ok_or(EspError::BadParams("prepared span outside the buffer"))?;
+        self.keys.seal(esp)?;
+        prepared.finish(out);
+        Ok(prepared.outcome)
+    }
+
+    /// The serial half of [`Self::encap`]: checks `inner` and the room in
+    /// `out`, takes the next sequence number, accounts the packet against
+    /// the lifetime and writes the outer header, ESP header, IV, plaintext,
+    /// padding and trailer. The ESP part (returned as a span of `out`) is
+    /// then sealed with [`SealKeys::seal`] or [`SealKeys::seal_many`], on
+    /// any thread, and the packet completed with [`Prepared::finish`];
+    /// until then it must not leave.
+    ///
+    /// On error nothing is written and only the counters may change.
+    pub fn prepare(
+        &mut self,
+        inner: &[u8],
+        iv: &[u8; BLOCK_LEN],
+        out: &mut [u8],
+    ) -> Result<Prepared, EspError> {
+        let result = self.try_prepare(inner, iv, out);
         if let Err(EspError::Malformed(_)) = result {
             self.counters.malformed += 1;
         }
         result
     }
 
-    fn try_encap(
+    fn try_prepare(
         &mut self,
         inner: &[u8],
         iv: &[u8; BLOCK_LEN],
         out: &mut [u8],
-    ) -> Result<Outcome, EspError> {
+    ) -> Result<Prepared, EspError> {
         let next_header = match inner.first().map(|b| b >> 4) {
             None => return Err(M::InnerEmpty.into()),
             Some(4) => NEXT_IPV4,
@@ -129,7 +162,7 @@ impl OutboundSa {
         let seq = u32::try_from(self.next_seq).map_err(|_| EspError::SeqOverflow)?;
 
         let out = &mut out[..total];
-        let icv_len = self.integ.alg().icv_len();
+        let icv_len = self.keys.icv_len();
         let esp = &mut out[hdr..];
         esp[0..4].copy_from_slice(&self.spi.to_be_bytes());
         esp[4..8].copy_from_slice(&seq.to_be_bytes());
@@ -148,10 +181,7 @@ impl OutboundSa {
             }
             payload[inner.len() + pad] = pad as u8;
             payload[inner.len() + pad + 1] = next_header;
-            self.enc.encrypt_in_place(iv, payload)?;
         }
-        let icv = self.integ.compute(&esp[..ct_end]);
-        esp[ct_end..].copy_from_slice(icv.as_bytes());
         let esp_len = esp.len();
         wire::write_outer(&self.tunnel, out, esp_len, seq);
 
@@ -159,10 +189,33 @@ impl OutboundSa {
         self.counters.packets += 1;
         self.counters.bytes += inner.len() as u64;
         let event = self.lifetime.account(&self.counters);
-        Ok(Outcome {
-            len: total,
-            seq,
-            event,
+        Ok(Prepared {
+            outcome: Outcome {
+                len: total,
+                seq,
+                event,
+            },
+            esp: Span::new(hdr, esp_len),
         })
+    }
+}
+
+/// A packet [`OutboundSa::prepare`] laid out, waiting to be sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prepared {
+    /// What [`OutboundSa::encap`] would return for it.
+    pub outcome: Outcome,
+    /// Its ESP part (SPI .. ICV) in the output buffer.
+    pub esp: Span,
+}
+
+impl Prepared {
+    /// Completes the sealed packet in `out` (the buffer given to
+    /// [`OutboundSa::prepare`]): the UDP checksum of an IPv6 tunnel, which
+    /// covers the ciphertext and ICV.
+    pub fn finish(&self, out: &mut [u8]) {
+        if let Some(packet) = out.get_mut(..self.outcome.len) {
+            wire::finish_outer(packet);
+        }
     }
 }

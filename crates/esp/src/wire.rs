@@ -108,16 +108,32 @@ pub(crate) fn write_outer(tunnel: &Tunnel, out: &mut [u8], esp_len: usize, seq: 
             ip[24..40].copy_from_slice(&dst);
             if let Some(u) = udp {
                 write_udp(&mut out[IPV6_HEADER_LEN..hdr], u, l4_len, 0);
-                let sum = internet_checksum(
-                    pseudo_header_v6(&src, &dst, l4_len, PROTO_UDP),
-                    &out[IPV6_HEADER_LEN..hdr + esp_len],
-                );
-                // RFC 768: a computed 0 is sent as all ones.
-                let sum = if sum == 0 { 0xffff } else { sum };
-                out[IPV6_HEADER_LEN + 6..IPV6_HEADER_LEN + 8].copy_from_slice(&sum.to_be_bytes());
             }
         }
     }
+}
+
+/// Completes a packet [`write_outer`] wrote once its ESP part is final:
+/// an outer IPv6 header with UDP needs the UDP checksum over the sealed
+/// payload (IPv4 sends 0, RFC 3948 2.1). Reads the addresses and lengths
+/// from the packet itself; anything else is left alone.
+pub(crate) fn finish_outer(out: &mut [u8]) {
+    let hdr = IPV6_HEADER_LEN + UDP_HEADER_LEN;
+    if out.len() < hdr || out[0] >> 4 != 6 || out[6] != PROTO_UDP {
+        return;
+    }
+    let l4_len = usize::from(u16::from_be_bytes([out[4], out[5]]));
+    let Some(l4) = out.get(IPV6_HEADER_LEN..IPV6_HEADER_LEN + l4_len) else {
+        return;
+    };
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src.copy_from_slice(&out[8..24]);
+    dst.copy_from_slice(&out[24..40]);
+    let sum = internet_checksum(pseudo_header_v6(&src, &dst, l4_len, PROTO_UDP), l4);
+    // RFC 768: a computed 0 is sent as all ones.
+    let sum = if sum == 0 { 0xffff } else { sum };
+    out[IPV6_HEADER_LEN + 6..IPV6_HEADER_LEN + 8].copy_from_slice(&sum.to_be_bytes());
 }
 
 fn v6_octets(a: IpAddr) -> [u8; 16] {
@@ -293,6 +309,7 @@ mod tests {
         let mut out = vec![0u8; hdr + esp.len()];
         out[hdr..].copy_from_slice(esp);
         write_outer(t, &mut out, esp.len(), 7);
+        finish_outer(&mut out);
         out
     }
 

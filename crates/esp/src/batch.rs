@@ -1,0 +1,257 @@
+//! Many packets of one SA at once: the keys a crypto worker needs, and the
+//! multi-buffer transforms over packets laid out in one buffer.
+//!
+//! A transform is split in three so that its crypto can run on many packets
+//! at once, on any thread:
+//!
+//! | step | who | what |
+//! |---|---|---|
+//! | prepare / check | the SA, serially | [`crate::OutboundSa::prepare`]: sequence number, lifetime, layout; [`crate::InboundSa::check`]: headers, SPI, lifetime, anti-replay |
+//! | crypto | [`SealKeys`] / [`OpenKeys`], any thread | CBC and HMAC of up to [`LANES`] packets per call |
+//! | commit | the SA, serially, in packet order | [`crate::InboundSa::commit`]: anti-replay again, window update, lifetime |
+//!
+//! Encryption works across packets: block `j` of every packet is encrypted
+//! in one call to the cipher's parallel block interface (AES-NI, VAES-256 or
+//! VAES-512, picked at run time by `aes`), since CBC encryption is serial
+//! within a packet. Decryption is parallel within each packet already. The
+//! MACs of all packets go through [`IntegKey::compute_many`] /
+//! [`IntegKey::verify_many`], which run HMAC-SHA1 on several streams at once.
+//! Packets are given as [`Span`]s of one buffer so that nothing is allocated
+//! per call.
+
+use aes::Block;
+
+use crate::crypto::{BLOCK_LEN, CbcDecryptor, CbcEncryptor, Icv, IntegKey};
+use crate::error::{EspError, MalformedReason as M};
+use crate::outbound::ESP_HEADER_LEN;
+
+/// Packets per cipher call: one VAES-512 pass holds 64 blocks.
+pub const LANES: usize = 64;
+
+/// Where the ESP part (SPI .. ICV) of one packet lies in a buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Span {
+    /// Offset of the first byte.
+    pub start: usize,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+impl Span {
+    /// The byte range.
+    pub fn range(self) -> core::ops::Range<usize> {
+        self.start..self.start.saturating_add(self.len)
+    }
+
+    /// `len` bytes from `start`.
+    pub fn new(start: usize, len: usize) -> Self {
+        Span { start, len }
+    }
+}
+
+fn region(buf: &[u8], s: Span) -> Result<&[u8], EspError> {
+    buf.get(s.range())
+        .ok_or(EspError::BadParams("span outside the buffer"))
+}
+
+fn region_mut(buf: &mut [u8], s: Span) -> Result<&mut [u8], EspError> {
+    buf.get_mut(s.range())
+        .ok_or(EspError::BadParams("span outside the buffer"))
+}
+
+/// Ciphertext blocks of an ESP part of `len` bytes, or why it has none.
+fn ct_blocks(len: usize, icv_len: usize) -> Result<usize, EspError> {
+    let ct = len
+        .checked_sub(ESP_HEADER_LEN + BLOCK_LEN + icv_len)
+        .filter(|&n| n >= BLOCK_LEN)
+        .ok_or(M::EspTruncated { len })?;
+    if !ct.is_multiple_of(BLOCK_LEN) {
+        return Err(M::CiphertextNotBlockMultiple { len: ct }.into());
+    }
+    Ok(ct / BLOCK_LEN)
+}
+
+/// The keys of an outbound SA: what sealing a prepared packet needs.
+#[derive(Debug, Clone)]
+pub struct SealKeys {
+    pub(crate) enc: CbcEncryptor,
+    pub(crate) integ: IntegKey,
+}
+
+impl SealKeys {
+    /// ICV length of the SA's integrity algorithm.
+    pub fn icv_len(&self) -> usize {
+        self.integ.alg().icv_len()
+    }
+
+    /// Encrypts and authenticates one prepared ESP part in place.
+    pub fn seal(&self, esp: &mut [u8]) -> Result<(), EspError> {
+        let len = esp.len();
+        self.seal_many(esp, &[Span::new(0, len)])
+    }
+
+    /// Encrypts and authenticates the prepared ESP parts `spans` of `buf`
+    /// in place (IV in place, plaintext padded, ICV room at the end).
+    ///
+    /// Every span is checked before anything is written; on error `buf` is
+    /// unchanged.
+    pub fn seal_many(&self, buf: &mut [u8], spans: &[Span]) -> Result<(), EspError> {
+        let icv_len = self.icv_len();
+        for s in spans {
+            region(buf, *s)?;
+            ct_blocks(s.len, icv_len)?;
+        }
+        for chunk in spans.chunks(LANES) {
+            self.encrypt_lanes(buf, chunk, icv_len);
+        }
+        let mut macs = [Icv::default(); LANES];
+        for chunk in spans.chunks(LANES) {
+            let mut msgs = [Span::default(); LANES];
+            for (m, s) in msgs.iter_mut().zip(chunk) {
+                *m = Span::new(s.start, s.len - icv_len);
+            }
+            let n = chunk.len();
+            self.integ.compute_many(buf, &msgs[..n], &mut macs[..n]);
+            for (s, icv) in chunk.iter().zip(&macs) {
+                let at = s.start + s.len - icv_len;
+                if let Some(dst) = buf.get_mut(at..at + icv_len) {
+                    dst.copy_from_slice(icv.as_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// CBC over up to [`LANES`] checked spans, block `j` of every packet in
+    /// one cipher call.
+    fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
+        let mut chain = [Block::default(); LANES];
+        let mut blocks = [0usize; LANES];
+        for ((c, b), s) in chain.iter_mut().zip(&mut blocks).zip(spans) {
+            let iv_at = s.start + ESP_HEADER_LEN;
+            if let Some(iv) = buf.get(iv_at..iv_at + BLOCK_LEN) {
+                c.copy_from_slice(iv);
+            }
+            *b = ct_blocks(s.len, icv_len).unwrap_or(0);
+        }
+        let rounds = blocks.iter().copied().max().unwrap_or(0);
+        let mut lane = [Block::default(); LANES];
+        let mut owner = [0usize; LANES];
+        for j in 0..rounds {
+            let mut m = 0;
+            for (k, s) in spans.iter().enumerate() {
+                if blocks[k] <= j {
+                    continue;
+                }
+                let at = s.start + ESP_HEADER_LEN + BLOCK_LEN + j * BLOCK_LEN;
+                if let Some(p) = buf.get(at..at + BLOCK_LEN) {
+                    for ((o, x), y) in lane[m].iter_mut().zip(p).zip(chain[k].iter()) {
+                        *o = x ^ y;
+                    }
+                }
+                owner[m] = k;
+                m += 1;
+            }
+            self.enc.encrypt_blocks(&mut lane[..m]);
+            for (c, &k) in lane[..m].iter().zip(&owner[..m]) {
+                let at = spans[k].start + ESP_HEADER_LEN + BLOCK_LEN + j * BLOCK_LEN;
+                if let Some(p) = buf.get_mut(at..at + BLOCK_LEN) {
+                    p.copy_from_slice(c);
+                }
+                chain[k] = *c;
+            }
+        }
+    }
+}
+
+/// The keys of an inbound SA: what opening a checked packet needs.
+#[derive(Debug, Clone)]
+pub struct OpenKeys {
+    pub(crate) dec: CbcDecryptor,
+    pub(crate) integ: IntegKey,
+}
+
+impl OpenKeys {
+    /// ICV length of the SA's integrity algorithm.
+    pub fn icv_len(&self) -> usize {
+        self.integ.alg().icv_len()
+    }
+
+    /// Verifies and decrypts one checked ESP part into `out`; returns the
+    /// inner packet's length.
+    pub fn open(&self, esp: &[u8], out: &mut [u8]) -> Result<usize, EspError> {
+        let mut result = [Err(EspError::AuthFailed)];
+        let out_len = out.len();
+        self.open_many(
+            esp,
+            &[Span::new(0, esp.len())],
+            out,
+            &[Span::new(0, out_len)],
+            &mut result,
+        );
+        let [r] = result;
+        r
+    }
+
+    /// Opens the ESP parts `spans` of `src` into the regions `outs` of
+    /// `dst`: every ICV is checked first (in constant time, several streams
+    /// at once), then each authentic packet is decrypted and its padding
+    /// and next header checked. `results[i]` receives the inner length of
+    /// packet `i` or why it was refused.
+    pub fn open_many(
+        &self,
+        src: &[u8],
+        spans: &[Span],
+        dst: &mut [u8],
+        outs: &[Span],
+        results: &mut [Result<usize, EspError>],
+    ) {
+        let icv_len = self.icv_len();
+        let lanes = spans
+            .chunks(LANES)
+            .zip(outs.chunks(LANES))
+            .zip(results.chunks_mut(LANES));
+        for ((s, o), r) in lanes {
+            let n = s.len().min(o.len()).min(r.len());
+            let mut msgs = [Span::default(); LANES];
+            let mut icvs = [Span::default(); LANES];
+            let mut ok = [false; LANES];
+            for k in 0..n {
+                r[k] = match (region(src, s[k]), s[k].len.checked_sub(icv_len)) {
+                    (Ok(_), Some(mac_len)) => {
+                        msgs[k] = Span::new(s[k].start, mac_len);
+                        icvs[k] = Span::new(s[k].start + mac_len, icv_len);
+                        Ok(0)
+                    }
+                    (Err(e), _) => Err(e),
+                    (_, None) => Err(M::EspTruncated { len: s[k].len }.into()),
+                };
+            }
+            self.integ
+                .verify_many(src, &msgs[..n], &icvs[..n], &mut ok[..n]);
+            for k in 0..n {
+                if r[k].is_err() {
+                    continue;
+                }
+                if !ok[k] {
+                    r[k] = Err(EspError::AuthFailed);
+                    continue;
+                }
+                r[k] = match (region(src, s[k]), region_mut(dst, o[k])) {
+                    (Ok(esp), Ok(out)) => self.decrypt(esp, out, icv_len),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                };
+            }
+        }
+    }
+
+    /// Decrypts an authentic ESP part and checks the trailer; writes exactly
+    /// the inner packet to `out`. If `out` cannot hold it nothing is written.
+    fn decrypt(&self, esp: &[u8], out: &mut [u8], icv_len: usize) -> Result<usize, EspError> {
+        ct_blocks(esp.len(), icv_len)?;
+        let mut iv = [0u8; BLOCK_LEN];
+        iv.copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + BLOCK_LEN]);
+        let ct = &esp[ESP_HEADER_LEN + BLOCK_LEN..esp.len() - icv_len];
+        crate::inbound::decrypt(&self.dec, &iv, ct, out)
+    }
+}
