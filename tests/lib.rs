@@ -174,8 +174,13 @@ pub fn small_config(cmd_ring: u32, cpl_ring: u32, batch_max: u32) -> Config {
 
 /// Powers on a PIC whose driver uses [`small_config`] (batch size 64).
 pub fn small_pic(cmd_ring: u32, cpl_ring: u32) -> Pic {
+    small_pic_threads(cmd_ring, cpl_ring, 1)
+}
+
+/// As [`small_pic`], with the card's crypto on `crypto_threads` threads.
+pub fn small_pic_threads(cmd_ring: u32, cpl_ring: u32, crypto_threads: usize) -> Pic {
     let cfg = small_config(cmd_ring, cpl_ring, 64);
-    Pic::power_on_with(DMA_WINDOW_BASE + cfg.window_needed(), cfg)
+    Pic::power_on_with_threads(DMA_WINDOW_BASE + cfg.window_needed(), cfg, crypto_threads)
         .unwrap_or_else(|e| panic!("power on a PIC with rings {cmd_ring}/{cpl_ring}: {e}"))
 }
 

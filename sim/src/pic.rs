@@ -42,13 +42,23 @@ impl Pic {
     /// with the driver configuration `cfg` (its window must lie inside the
     /// memory).
     pub fn power_on_with(memory_bytes: u64, cfg: Config) -> Result<Self, PicError> {
+        Self::power_on_with_threads(memory_bytes, cfg, 1)
+    }
+
+    /// As [`Pic::power_on_with`], with the card's crypto on
+    /// `crypto_threads` threads (see [`Card::with_crypto_threads`]).
+    pub fn power_on_with_threads(
+        memory_bytes: u64,
+        cfg: Config,
+        crypto_threads: usize,
+    ) -> Result<Self, PicError> {
         let len = usize::try_from(memory_bytes).map_err(|_| PicError::Memory(memory_bytes))?;
         let memory = Arc::new(
             HostMemory::from_ranges(&[(GuestAddress(0), len)])
                 .map_err(|_| PicError::Memory(memory_bytes))?,
         );
         let (irq_tx, irq_rx) = crossbeam_channel::unbounded();
-        let card = Card::new(Arc::clone(&memory), irq_tx);
+        let card = Card::with_crypto_threads(Arc::clone(&memory), irq_tx, crypto_threads);
         let driver = Driver::probe(card.bar(), Arc::clone(&memory), irq_rx, cfg)?;
         Ok(Pic {
             driver,

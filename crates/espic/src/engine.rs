@@ -10,6 +10,7 @@
 //! until a soft reset) rather than a retry; a buffer outside memory fails
 //! only its own descriptor with DMA_FAULT.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
@@ -22,8 +23,10 @@ use espic_hw::{FaultCode, HostMemory, Opcode, Status};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromZeros, IntoBytes};
 
+use crate::lot::{Job, JobState, Lot};
 use crate::regfile::RegisterFile;
 use crate::sa_table::{self, SaEntry, SaTable};
+use crate::workers::Workers;
 
 /// Largest packet (input or output) the engine handles, in bytes.
 pub const MAX_PACKET: usize = 65535;
@@ -82,14 +85,42 @@ pub struct Engine {
     fatal: bool,
     cpl_full_signalled: bool,
     sas: SaTable,
-    src_buf: Vec<u8>,
-    dst_buf: Vec<u8>,
     iv_pool: IvPool,
+    /// The lot being admitted.
+    lot: Lot,
+    /// Lots handed to the crypto step, oldest first.
+    pending: VecDeque<Pending>,
+    /// Emptied lots, for reuse.
+    spare: Vec<Lot>,
+    workers: Workers,
+    /// The worker the next lot goes to; `workers.len()` means this thread.
+    next_worker: usize,
+    /// Completion ring tail and interrupt causes of the batch being run.
+    cpl_tail: u32,
+    causes: u32,
 }
 
+/// A lot whose crypto is done or under way.
+enum Pending {
+    /// Done on the engine thread.
+    Ready(Lot),
+    /// Given to this worker.
+    At(usize),
+}
+
+/// The engine stopped with a fatal fault in the middle of a batch.
+struct Stopped;
+
 impl Engine {
-    /// An engine for the card with register file `regs`.
-    pub fn new(regs: Arc<RegisterFile>, mem: Arc<HostMemory>, wake: Receiver<Wake>) -> Self {
+    /// An engine for the card with register file `regs`, running the
+    /// crypto on `crypto_threads` threads: its own and `crypto_threads - 1`
+    /// workers.
+    pub fn new(
+        regs: Arc<RegisterFile>,
+        mem: Arc<HostMemory>,
+        wake: Receiver<Wake>,
+        crypto_threads: usize,
+    ) -> Self {
         Engine {
             regs,
             mem,
@@ -99,9 +130,14 @@ impl Engine {
             fatal: false,
             cpl_full_signalled: false,
             sas: SaTable::new(regs::SA_TABLE_SIZE),
-            src_buf: vec![0; MAX_PACKET],
-            dst_buf: vec![0; MAX_PACKET],
             iv_pool: IvPool::default(),
+            lot: Lot::new(),
+            pending: VecDeque::new(),
+            spare: Vec::new(),
+            workers: Workers::start(crypto_threads.saturating_sub(1)),
+            next_worker: 0,
+            cpl_tail: 0,
+            causes: 0,
         }
     }
 
@@ -237,7 +273,7 @@ impl Engine {
             return false;
         }
         let mut head = self.regs.get(regs::CMD_HEAD);
-        let mut cpl_tail = self.regs.get(regs::CPL_TAIL);
+        let cpl_tail = self.regs.get(regs::CPL_TAIL);
         let pending = tail.wrapping_sub(head) & (rings.cmd_size - 1);
         if pending == 0 {
             return false;
@@ -255,9 +291,24 @@ impl Engine {
         self.regs.clear_bits(regs::STATUS, regs::status::CPL_FULL);
         let batch_max = self.regs.get(regs::BATCH_MAX).clamp(1, regs::BATCH_LIMIT);
         let n = pending.min(free).min(batch_max);
-        let mut causes = int::COMPLETION;
+        self.causes = int::COMPLETION;
+        self.cpl_tail = cpl_tail;
+        if self.run_descriptors(rings, &mut head, n).is_err() {
+            self.abandon();
+            return false;
+        }
+        // Publish: completions first, then the indices (Release stores).
+        self.regs.set(regs::CPL_TAIL, self.cpl_tail);
+        self.regs.set(regs::CMD_HEAD, head);
+        self.regs.raise(self.causes);
+        true
+    }
+
+    /// Runs `n` descriptors from `head`: transforms go into lots, anything
+    /// else runs once every lot before it has completed.
+    fn run_descriptors(&mut self, rings: Rings, head: &mut u32, n: u32) -> Result<(), Stopped> {
         for _ in 0..n {
-            let at = rings.cmd_base + u64::from(head) * DESCRIPTOR_SIZE as u64;
+            let at = rings.cmd_base + u64::from(*head) * DESCRIPTOR_SIZE as u64;
             let mut d = Descriptor::new_zeroed();
             if self
                 .mem
@@ -265,37 +316,300 @@ impl Engine {
                 .is_err()
             {
                 self.fail_fatal(FaultCode::RingDma, at);
-                return false;
+                return Err(Stopped);
             }
-            let done = self.execute(&d, &mut causes);
-            self.count(done.status);
-            let c = Completion {
-                cookie: d.cookie,
-                status: (done.status as u16).into(),
-                flags: done.flags.into(),
-                result_len: done.result_len.into(),
-                sa_index: done.sa_index.into(),
-                seq: done.seq.into(),
-                spi: done.spi.into(),
-                reserved: 0.into(),
-            };
-            let at = rings.cpl_base + u64::from(cpl_tail) * COMPLETION_SIZE as u64;
-            if self
-                .mem
-                .write_slice(c.as_bytes(), GuestAddress(at))
-                .is_err()
-            {
-                self.fail_fatal(FaultCode::RingDma, at);
-                return false;
+            match Opcode::from_raw(d.opcode) {
+                Some(op @ (Opcode::Encap | Opcode::Decap)) => self.admit(rings, op, d)?,
+                _ => {
+                    self.close_lot(rings)?;
+                    self.drain(rings)?;
+                    let mut causes = 0;
+                    let done = self.execute(&d, &mut causes);
+                    self.causes |= causes;
+                    self.post(rings, &d, done)?;
+                }
             }
-            head = (head + 1) & (rings.cmd_size - 1);
-            cpl_tail = (cpl_tail + 1) & (rings.cpl_size - 1);
+            *head = (*head + 1) & (rings.cmd_size - 1);
         }
-        // Publish: completions first, then the indices (Release stores).
-        self.regs.set(regs::CPL_TAIL, cpl_tail);
-        self.regs.set(regs::CMD_HEAD, head);
-        self.regs.raise(causes);
-        true
+        self.close_lot(rings)?;
+        self.drain(rings)
+    }
+
+    /// Writes the completion of `d` at the completion ring's tail.
+    fn post(&mut self, rings: Rings, d: &Descriptor, done: Done) -> Result<(), Stopped> {
+        self.count(done.status);
+        let c = Completion {
+            cookie: d.cookie,
+            status: (done.status as u16).into(),
+            flags: done.flags.into(),
+            result_len: done.result_len.into(),
+            sa_index: done.sa_index.into(),
+            seq: done.seq.into(),
+            spi: done.spi.into(),
+            reserved: 0.into(),
+        };
+        let at = rings.cpl_base + u64::from(self.cpl_tail) * COMPLETION_SIZE as u64;
+        if self
+            .mem
+            .write_slice(c.as_bytes(), GuestAddress(at))
+            .is_err()
+        {
+            self.fail_fatal(FaultCode::RingDma, at);
+            return Err(Stopped);
+        }
+        self.cpl_tail = (self.cpl_tail + 1) & (rings.cpl_size - 1);
+        Ok(())
+    }
+
+    /// After a fatal fault: takes every lot back from the workers, unposted.
+    fn abandon(&mut self) {
+        while let Some(p) = self.pending.pop_front() {
+            let lot = match p {
+                Pending::Ready(lot) => Some(lot),
+                Pending::At(i) => self.workers.recv(i),
+            };
+            if let Some(mut lot) = lot {
+                lot.reset();
+                self.spare.push(lot);
+            }
+        }
+        self.lot.reset();
+        self.next_worker = 0;
+    }
+
+    /// Sends the lot being admitted to the crypto step: to the next worker
+    /// in turn, or run here; then completes the oldest lots while more are
+    /// under way than there are workers.
+    fn close_lot(&mut self, rings: Rings) -> Result<(), Stopped> {
+        if self.lot.is_empty() {
+            return Ok(());
+        }
+        let fresh = self.spare.pop().unwrap_or_else(Lot::new);
+        let mut lot = std::mem::replace(&mut self.lot, fresh);
+        let turn = self.next_worker;
+        self.next_worker = if turn >= self.workers.len() {
+            0
+        } else {
+            turn + 1
+        };
+        if turn < self.workers.len() {
+            match self.workers.send(turn, lot) {
+                None => self.pending.push_back(Pending::At(turn)),
+                Some(mut back) => {
+                    back.crypto();
+                    self.pending.push_back(Pending::Ready(back));
+                }
+            }
+        } else {
+            lot.crypto();
+            self.pending.push_back(Pending::Ready(lot));
+        }
+        while self.pending.len() > self.workers.len() {
+            self.complete_front(rings)?;
+        }
+        Ok(())
+    }
+
+    /// Completes every lot under way.
+    fn drain(&mut self, rings: Rings) -> Result<(), Stopped> {
+        while !self.pending.is_empty() {
+            self.complete_front(rings)?;
+        }
+        Ok(())
+    }
+
+    /// Completes the oldest lot: commits, writes back and posts each of its
+    /// descriptors in ring order.
+    fn complete_front(&mut self, rings: Rings) -> Result<(), Stopped> {
+        let mut lot = match self.pending.pop_front() {
+            None => return Ok(()),
+            Some(Pending::Ready(lot)) => lot,
+            Some(Pending::At(i)) => match self.workers.recv(i) {
+                Some(lot) => lot,
+                None => {
+                    tracing::error!(worker = i, "espic: a crypto worker is gone");
+                    self.fail_fatal(FaultCode::RingDma, 0);
+                    return Err(Stopped);
+                }
+            },
+        };
+        let mut result = Ok(());
+        for job in lot.jobs.drain(..) {
+            let done = self.finish_job(&lot.dst, &job);
+            if result.is_ok() {
+                result = self.post(rings, &job.desc, done);
+            }
+        }
+        lot.reset();
+        self.spare.push(lot);
+        result
+    }
+
+    /// The outcome of one job of a lot whose crypto is done: for DECAP the
+    /// SA's commit (anti-replay, lifetime), then the write to host memory.
+    fn finish_job(&mut self, dst: &[u8], job: &Job) -> Done {
+        let index = job.sa_index;
+        let result = match &job.state {
+            JobState::Failed(status) => Err(*status),
+            JobState::Seal { out, prepared, .. } => match self.sas.get_mut(index) {
+                Ok(SaEntry::Outbound(sa)) => Ok((
+                    Opcode::Encap,
+                    prepared.outcome,
+                    out.start,
+                    sa.spi(),
+                    job.desc.src_len.get() as usize,
+                )),
+                _ => Err(Status::UnknownSa),
+            },
+            JobState::Open {
+                out,
+                checked,
+                opened,
+                ..
+            } => match self.sas.get_mut(index) {
+                Ok(SaEntry::Inbound(sa)) => sa
+                    .commit(checked, *opened)
+                    .map(|o| (Opcode::Decap, o, out.start, sa.spi(), o.len))
+                    .map_err(|e| status_of(&e)),
+                _ => Err(Status::UnknownSa),
+            },
+        };
+        let (op, outcome, at, spi, inner_len) = match result {
+            Ok(r) => r,
+            Err(status) => return Done::status(status, index),
+        };
+        let dst_addr = job.desc.dst_addr.get();
+        let written = dst.get(at..at + outcome.len).unwrap_or_default();
+        if self
+            .mem
+            .write_slice(written, GuestAddress(dst_addr))
+            .is_err()
+        {
+            // Checked at admission; a region cannot shrink under us. Report it all the same.
+            let mut causes = 0;
+            let status = self.dma_fault(FaultCode::DmaWrite, dst_addr, &mut causes);
+            self.causes |= causes;
+            return Done::status(status, index);
+        }
+        let mut flags = 0;
+        match outcome.event {
+            Some(esp::LifetimeEvent::Soft) => {
+                flags |= CPL_F_SA_SOFT;
+                self.causes |= int::SA_SOFT;
+                self.regs.set(regs::SA_EVENT, index);
+            }
+            Some(esp::LifetimeEvent::Hard) => {
+                flags |= CPL_F_SA_HARD;
+                self.causes |= int::SA_HARD;
+                self.regs.set(regs::SA_EVENT, index);
+            }
+            None => {}
+        }
+        let (pkts, bytes) = if op == Opcode::Encap {
+            (regs::CNT_ENCAP_PKTS, regs::CNT_ENCAP_BYTES)
+        } else {
+            (regs::CNT_DECAP_PKTS, regs::CNT_DECAP_BYTES)
+        };
+        self.regs.count(pkts, 1);
+        self.regs.count(bytes, inner_len as u64);
+        Done {
+            status: Status::Ok,
+            result_len: outcome.len as u32,
+            sa_index: index,
+            seq: outcome.seq,
+            spi,
+            flags,
+        }
+    }
+
+    /// Admits one ENCAP or DECAP descriptor into the lot being filled:
+    /// reads its packet, finds its SA and runs the SA's serial step
+    /// (`prepare` or `check`). A refused descriptor joins the lot all the
+    /// same, so that it completes in ring order.
+    fn admit(&mut self, rings: Rings, op: Opcode, d: Descriptor) -> Result<(), Stopped> {
+        let src_len = d.src_len.get() as usize;
+        let dst_len = (d.dst_len.get() as usize).min(MAX_PACKET);
+        // ENCAP adds at most an outer IPv6 and UDP header, ESP header, IV,
+        // a block of padding, trailer and ICV: well under 128 bytes.
+        let dst_room = dst_len.min(src_len.saturating_add(128));
+        if !self.lot.fits(src_len.min(MAX_PACKET), dst_room) {
+            self.close_lot(rings)?;
+        }
+        let (sa_index, state) = match self.admit_job(op, &d, src_len, dst_len) {
+            Ok(r) => r,
+            Err(status) => (d.sa_index.get(), JobState::Failed(status)),
+        };
+        self.lot.jobs.push(Job {
+            desc: d,
+            sa_index,
+            state,
+        });
+        if self.lot.is_full() {
+            self.close_lot(rings)?;
+        }
+        Ok(())
+    }
+
+    fn admit_job(
+        &mut self,
+        op: Opcode,
+        d: &Descriptor,
+        src_len: usize,
+        dst_len: usize,
+    ) -> Result<(u32, JobState), Status> {
+        if src_len == 0 || src_len > MAX_PACKET {
+            return Err(Status::Malformed);
+        }
+        let src = d.src_addr.get();
+        let dst = d.dst_addr.get();
+        let mut causes = 0;
+        let checked = self
+            .dma_check(src, src_len, FaultCode::DmaRead, &mut causes)
+            .and_then(|()| self.dma_check(dst, dst_len, FaultCode::DmaWrite, &mut causes));
+        self.causes |= causes;
+        checked?;
+        let lot = &mut self.lot;
+        let input = lot.take_src(src_len);
+        let bytes = &mut lot.src[input.range()];
+        if self.mem.read_slice(bytes, GuestAddress(src)).is_err() {
+            let mut causes = 0;
+            let status = self.dma_fault(FaultCode::DmaRead, src, &mut causes);
+            self.causes |= causes;
+            return Err(status);
+        }
+        let mut index = d.sa_index.get();
+        if op == Opcode::Decap && index == SA_BY_SPI {
+            let spi = esp::wire::peek_spi(bytes).ok_or(Status::Malformed)?;
+            index = self.sas.find_inbound(spi).ok_or(Status::UnknownSa)?;
+        }
+        let state = match (op, self.sas.get_mut(index)?) {
+            (Opcode::Encap, SaEntry::Outbound(sa)) => {
+                let iv = self.iv_pool.next().ok_or(Status::Aborted)?;
+                let out = lot.take_dst(dst_len.min(sa.encap_len(src_len)));
+                let prepared = sa
+                    .prepare(&lot.src[input.range()], &iv, &mut lot.dst[out.range()])
+                    .map_err(|e| status_of(&e))?;
+                JobState::Seal {
+                    keys: Arc::clone(sa.keys()),
+                    out,
+                    prepared,
+                }
+            }
+            (Opcode::Decap, SaEntry::Inbound(sa)) => {
+                let checked = sa
+                    .check(&lot.src[input.range()])
+                    .map_err(|e| status_of(&e))?;
+                JobState::Open {
+                    keys: Arc::clone(sa.keys()),
+                    input,
+                    out: lot.take_dst(dst_len.min(src_len)),
+                    checked,
+                    opened: Err(esp::EspError::AuthFailed),
+                }
+            }
+            _ => return Err(Status::WrongDirection),
+        };
+        Ok((index, state))
     }
 
     fn count(&self, status: Status) {
@@ -313,7 +627,8 @@ impl Engine {
         };
         let result = match op {
             Opcode::Nop => Ok(Done::status(Status::Ok, index)),
-            Opcode::Encap | Opcode::Decap => self.transform(op, d, causes),
+            // Transforms go through lots (`admit`), never here.
+            Opcode::Encap | Opcode::Decap => Err(Status::BadOpcode),
             Opcode::SaAdd => self.sa_add(d, causes),
             Opcode::SaDelete => self
                 .sas
@@ -353,76 +668,6 @@ impl Engine {
         self.set_fault(code, addr);
         *causes |= int::DMA_FAULT;
         Status::DmaFault
-    }
-
-    fn transform(&mut self, op: Opcode, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {
-        let src_len = d.src_len.get() as usize;
-        let dst_len = (d.dst_len.get() as usize).min(MAX_PACKET);
-        if src_len == 0 || src_len > MAX_PACKET {
-            return Err(Status::Malformed);
-        }
-        let src = d.src_addr.get();
-        let dst = d.dst_addr.get();
-        self.dma_check(src, src_len, FaultCode::DmaRead, causes)?;
-        self.dma_check(dst, dst_len, FaultCode::DmaWrite, causes)?;
-        let input = &mut self.src_buf[..src_len];
-        if self.mem.read_slice(input, GuestAddress(src)).is_err() {
-            return Err(self.dma_fault(FaultCode::DmaRead, src, causes));
-        }
-        let mut index = d.sa_index.get();
-        if op == Opcode::Decap && index == SA_BY_SPI {
-            let spi = esp::wire::peek_spi(input).ok_or(Status::Malformed)?;
-            index = self.sas.find_inbound(spi).ok_or(Status::UnknownSa)?;
-        }
-        let out = &mut self.dst_buf[..dst_len];
-        let (outcome, spi) = match (op, self.sas.get_mut(index)?) {
-            (Opcode::Encap, SaEntry::Outbound(sa)) => {
-                let iv = self.iv_pool.next().ok_or(Status::Aborted)?;
-                (sa.encap(input, &iv, out), sa.spi())
-            }
-            (Opcode::Decap, SaEntry::Inbound(sa)) => (sa.decap(input, out), sa.spi()),
-            _ => return Err(Status::WrongDirection),
-        };
-        let outcome = outcome.map_err(|e| status_of(&e))?;
-        let written = &self.dst_buf[..outcome.len];
-        if self.mem.write_slice(written, GuestAddress(dst)).is_err() {
-            // Checked above; a region cannot shrink under us. Report it all the same.
-            return Err(self.dma_fault(FaultCode::DmaWrite, dst, causes));
-        }
-        let mut flags = 0;
-        match outcome.event {
-            Some(esp::LifetimeEvent::Soft) => {
-                flags |= CPL_F_SA_SOFT;
-                *causes |= int::SA_SOFT;
-                self.regs.set(regs::SA_EVENT, index);
-            }
-            Some(esp::LifetimeEvent::Hard) => {
-                flags |= CPL_F_SA_HARD;
-                *causes |= int::SA_HARD;
-                self.regs.set(regs::SA_EVENT, index);
-            }
-            None => {}
-        }
-        let (pkts, bytes) = if op == Opcode::Encap {
-            (regs::CNT_ENCAP_PKTS, regs::CNT_ENCAP_BYTES)
-        } else {
-            (regs::CNT_DECAP_PKTS, regs::CNT_DECAP_BYTES)
-        };
-        self.regs.count(pkts, 1);
-        let inner_len = if op == Opcode::Encap {
-            src_len
-        } else {
-            outcome.len
-        };
-        self.regs.count(bytes, inner_len as u64);
-        Ok(Done {
-            status: Status::Ok,
-            result_len: outcome.len as u32,
-            sa_index: index,
-            seq: outcome.seq,
-            spi,
-            flags,
-        })
     }
 
     fn sa_add(&mut self, d: &Descriptor, causes: &mut u32) -> Result<Done, Status> {

@@ -25,8 +25,10 @@
 //! ```
 
 pub mod engine;
+mod lot;
 pub mod regfile;
 pub mod sa_table;
+mod workers;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -50,9 +52,21 @@ impl Card {
     /// on `irq`. Registers hold their reset values; the engine thread waits
     /// for the driver to program the rings and set `CTRL.ENABLE`.
     pub fn new(memory: Arc<HostMemory>, irq: Sender<Interrupt>) -> Self {
+        Self::with_crypto_threads(memory, irq, 1)
+    }
+
+    /// As [`Card::new`], with the ESP crypto spread over `crypto_threads`
+    /// threads (at least 1): the engine thread and `crypto_threads - 1`
+    /// crypto workers. Descriptors still complete in ring order, so per SA
+    /// sequence numbers and completions keep their order.
+    pub fn with_crypto_threads(
+        memory: Arc<HostMemory>,
+        irq: Sender<Interrupt>,
+        crypto_threads: usize,
+    ) -> Self {
         let (wake_tx, wake_rx) = crossbeam_channel::unbounded();
         let regs = Arc::new(RegisterFile::new(wake_tx, irq));
-        let engine = Engine::new(Arc::clone(&regs), memory, wake_rx);
+        let engine = Engine::new(Arc::clone(&regs), memory, wake_rx, crypto_threads.max(1));
         let handle = std::thread::Builder::new()
             .name("espic-engine".into())
             .spawn(move || engine.run())
