@@ -5,9 +5,11 @@
 //!   driver's DMA window, descriptors go down the command ring (as many as
 //!   the ring takes per doorbell), the card's engine thread runs them and
 //!   publishes completions, the driver reaps them and copies the results out.
-//! - [`DataPath::Engine`]: the bare transform the engine runs per packet,
-//!   [`esp::OutboundSa::encap`] and [`esp::InboundSa::decap`] on
-//!   preallocated buffers, no rings.
+//! - [`DataPath::Engine`]: the bare transform as the engine runs it, no
+//!   rings or DMA: lots of 64 packets, each prepared or checked by the SA
+//!   ([`esp::OutboundSa::prepare`], [`esp::InboundSa::check`]), then
+//!   sealed or opened in one multi-buffer pass ([`esp::batch`]), then
+//!   committed; one thread.
 //! - [`DataPath::Baseline`]: a naive one-packet-at-a-time ESP written here
 //!   with the RustCrypto crates directly: AES-CBC over the padded payload,
 //!   then a new `Hmac<Sha1>` keyed for every packet over header, IV and
@@ -25,13 +27,17 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aes::cipher::array::Array;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
 use aes::{Aes128Dec, Aes128Enc};
+use esp::batch::{LANES, OpenKeys, SealKeys, Span};
 use esp::crypto::{CbcEncryptor, IntegKey};
-use esp::{CipherAlg, InboundSa, IntegAlg, Lifetime, OutboundSa, SaParams, Tunnel};
+use esp::{
+    Checked, CipherAlg, InboundSa, IntegAlg, Lifetime, OutboundSa, Prepared, SaParams, Tunnel,
+};
 use espic_driver::{Cipher, Config, Integrity, Lifetimes, Request, SaSpec};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -104,6 +110,9 @@ pub struct Options {
     pub seconds: f64,
     /// Payload sizes in bytes; the IMIX is always measured too.
     pub sizes: Vec<usize>,
+    /// Threads running the card's crypto in the ring path (the engine
+    /// thread and `threads - 1` workers).
+    pub threads: usize,
 }
 
 impl Default for Options {
@@ -111,6 +120,7 @@ impl Default for Options {
         Options {
             seconds: DEFAULT_SECONDS,
             sizes: DEFAULT_SIZES.to_vec(),
+            threads: 1,
         }
     }
 }
@@ -262,6 +272,8 @@ pub struct Report {
     pub seconds: f64,
     /// Ring entries of the card under test.
     pub ring_entries: u32,
+    /// Threads running the card's crypto.
+    pub threads: usize,
     /// Rows: for each size (then the IMIX), each direction, each path.
     pub rows: Vec<Row>,
     /// Known answers, one per payload size.
@@ -305,8 +317,8 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "{} s per measurement (median of {TRIALS}); Gbit/s of inner packet bytes; \
-             ring: {} entries, batches of up to {BATCH_MAX}",
-            self.seconds, self.ring_entries
+             ring: {} entries, batches of up to {BATCH_MAX}, {} crypto thread(s)",
+            self.seconds, self.ring_entries, self.threads
         )?;
         writeln!(
             f,
@@ -745,8 +757,126 @@ fn timed_passes(
     }
 }
 
+/// The engine path's encapsulation: what the card's engine does with a
+/// lot, without the rings and DMA. Packets go in lots of
+/// [`esp::batch::LANES`]: each is prepared into one buffer (sequence
+/// number, layout), then the lot is sealed in one multi-buffer pass.
+struct EngineEncap {
+    sa: OutboundSa,
+    keys: Arc<SealKeys>,
+    slot: usize,
+    buf: Vec<u8>,
+    esps: Vec<Span>,
+    prepared: Vec<Prepared>,
+}
+
+impl EngineEncap {
+    fn new(w: &Workload) -> Result<Self, BenchError> {
+        let sa = OutboundSa::new(sa_params())?;
+        let keys = Arc::clone(sa.keys());
+        let slot = w.outer.iter().map(Vec::len).max().unwrap_or(0);
+        Ok(EngineEncap {
+            sa,
+            keys,
+            slot,
+            buf: vec![0; slot * LANES],
+            esps: Vec::with_capacity(LANES),
+            prepared: Vec::with_capacity(LANES),
+        })
+    }
+
+    /// Encapsulates the whole pool once.
+    fn pass(&mut self, w: &Workload) -> Result<(), esp::EspError> {
+        let slot = self.slot;
+        for (inner, ivs) in w.inner.chunks(LANES).zip(w.ivs.chunks(LANES)) {
+            self.esps.clear();
+            self.prepared.clear();
+            for (k, (p, iv)) in inner.iter().zip(ivs).enumerate() {
+                let out = &mut self.buf[k * slot..(k + 1) * slot];
+                let prepared = self.sa.prepare(p, iv, out)?;
+                self.esps
+                    .push(Span::new(k * slot + prepared.esp.start, prepared.esp.len));
+                self.prepared.push(prepared);
+            }
+            self.keys.seal_many(&mut self.buf, &self.esps)?;
+            for (k, prepared) in self.prepared.iter().enumerate() {
+                prepared.finish(&mut self.buf[k * slot..(k + 1) * slot]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The engine path's decapsulation: the pool's packets in one buffer,
+/// checked, opened in multi-buffer passes of [`esp::batch::LANES`] and
+/// committed, as the engine does with a lot.
+struct EngineDecap {
+    sa: InboundSa,
+    keys: Arc<OpenKeys>,
+    src: Vec<u8>,
+    packets: Vec<Span>,
+    dst: Vec<u8>,
+    outs: Vec<Span>,
+    checked: Vec<Checked>,
+    esps: Vec<Span>,
+    results: Vec<Result<usize, esp::EspError>>,
+}
+
+impl EngineDecap {
+    fn new(w: &Workload) -> Result<Self, BenchError> {
+        let sa = InboundSa::new(sa_params())?;
+        let keys = Arc::clone(sa.keys());
+        let mut src = Vec::new();
+        let mut packets = Vec::new();
+        let mut outs = Vec::new();
+        for p in &w.outer {
+            packets.push(Span::new(src.len(), p.len()));
+            outs.push(Span::new(src.len(), p.len()));
+            src.extend_from_slice(p);
+        }
+        let dst = vec![0; src.len()];
+        Ok(EngineDecap {
+            sa,
+            keys,
+            src,
+            packets,
+            dst,
+            outs,
+            checked: Vec::with_capacity(LANES),
+            esps: Vec::with_capacity(LANES),
+            results: Vec::with_capacity(LANES),
+        })
+    }
+
+    /// Decapsulates the whole pool once.
+    fn pass(&mut self) -> Result<(), esp::EspError> {
+        for (packets, outs) in self.packets.chunks(LANES).zip(self.outs.chunks(LANES)) {
+            self.checked.clear();
+            self.esps.clear();
+            self.results.clear();
+            for p in packets {
+                let c = self.sa.check(&self.src[p.range()])?;
+                self.esps.push(Span::new(p.start + c.esp.start, c.esp.len));
+                self.checked.push(c);
+                self.results.push(Err(esp::EspError::AuthFailed));
+            }
+            self.keys.open_many(
+                &self.src,
+                &self.esps,
+                &mut self.dst,
+                outs,
+                &mut self.results,
+            );
+            for (c, r) in self.checked.iter().zip(&self.results) {
+                self.sa.commit(c, *r)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The card with the SA pair programmed, and its ring geometry.
-fn card_under_test(max_size: usize) -> Result<Pic, BenchError> {
+fn card_under_test(max_size: usize, threads: usize) -> Result<Pic, BenchError> {
     let outer_max = 20 + esp_len(max_size);
     let buf_size = outer_max.next_power_of_two().max(2048) as u32;
     let mut cfg = Config {
@@ -758,7 +888,7 @@ fn card_under_test(max_size: usize) -> Result<Pic, BenchError> {
         batch_max: BATCH_MAX,
     };
     cfg.window_len = cfg.window_needed();
-    let mut pic = Pic::power_on_with(DMA_WINDOW_BASE + cfg.window_len, cfg)?;
+    let mut pic = Pic::power_on_with_threads(DMA_WINDOW_BASE + cfg.window_len, cfg, threads)?;
     pic.driver
         .add_sa(SLOT_OUT, &sa_spec(espic_driver::Direction::Outbound))
         .map_err(PicError::from)?;
@@ -796,24 +926,29 @@ fn ring_trial(
             }
         }
         let step = now();
+        let mut refused = None;
         let got = pic
             .driver
-            .wait(Duration::from_millis(100))
+            .wait_with(Duration::from_millis(100), |c| match c.result {
+                Ok(_) => {
+                    completed += 1;
+                    bytes += lens[(c.cookie % n) as usize];
+                }
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
+            })
             .map_err(PicError::from)?;
-        if got.is_empty() {
+        if let Some(e) = refused {
+            return Err(w.check(DataPath::Ring, op, format!("the card refused: {e}")));
+        }
+        if got == 0 {
             quiet += step.elapsed();
             if quiet > STALL {
                 return Err(w.check(DataPath::Ring, op, "the card stopped completing"));
             }
         } else {
             quiet = Duration::ZERO;
-        }
-        for c in got {
-            if let Err(e) = c.result {
-                return Err(w.check(DataPath::Ring, op, format!("the card refused: {e}")));
-            }
-            completed += 1;
-            bytes += lens[(c.cookie % n) as usize];
         }
         if !stopping && start.elapsed() >= dur {
             stopping = true;
@@ -925,27 +1060,23 @@ fn measure_one(
             measure(seconds, |dur| ring_trial(pic, w, &requests, &lens, op, dur))?
         }
         (DataPath::Engine, Op::Encap) => {
-            let mut sa = OutboundSa::new(sa_params())?;
-            let mut outs: Vec<Vec<u8>> = w.outer.iter().map(|p| vec![0u8; p.len()]).collect();
+            let mut engine = EngineEncap::new(w)?;
             measure(seconds, |dur| {
                 timed_passes(dur, || {
-                    for ((p, iv), out) in w.inner.iter().zip(&w.ivs).zip(&mut outs) {
-                        sa.encap(p, iv, out)
-                            .map_err(|e| w.check(path, op, e.to_string()))?;
-                    }
+                    engine
+                        .pass(w)
+                        .map_err(|e| w.check(path, op, e.to_string()))?;
                     Ok((pool_packets, pool_bytes))
                 })
             })?
         }
         (DataPath::Engine, Op::Decap) => {
-            let mut sa = InboundSa::new(sa_params())?;
-            let mut outs: Vec<Vec<u8>> = w.inner.iter().map(|p| vec![0u8; p.len()]).collect();
+            let mut engine = EngineDecap::new(w)?;
             measure(seconds, |dur| {
                 timed_passes(dur, || {
-                    for (p, out) in w.outer.iter().zip(&mut outs) {
-                        sa.decap(p, out)
-                            .map_err(|e| w.check(path, op, e.to_string()))?;
-                    }
+                    engine
+                        .pass()
+                        .map_err(|e| w.check(path, op, e.to_string()))?;
                     Ok((pool_packets, pool_bytes))
                 })
             })?
@@ -1021,7 +1152,7 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         .chain(IMIX_CYCLE)
         .max()
         .unwrap_or(MAX_SIZE);
-    let mut pic = card_under_test(max_size)?;
+    let mut pic = card_under_test(max_size, opts.threads.max(1))?;
     let mut kats = Vec::new();
     for &p in &opts.sizes {
         kats.push(kat(p)?);
@@ -1044,6 +1175,7 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
     Ok(Report {
         seconds: opts.seconds,
         ring_entries: RING_ENTRIES,
+        threads: opts.threads.max(1),
         rows,
         kats,
     })

@@ -506,6 +506,11 @@ struct PicBenchArgs {
         value_parser = parse_size
     )]
     sizes: Vec<usize>,
+    /// Threads that run the card's crypto in the ring path: its engine
+    /// thread and N - 1 crypto workers (the engine and baseline paths run
+    /// on one thread).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    threads: u16,
 }
 
 fn parse_size(s: &str) -> Result<usize, String> {
@@ -740,6 +745,7 @@ fn bench_pic(args: &PicBenchArgs) -> ExitCode {
     let opts = mtsim::bench::Options {
         seconds: args.seconds,
         sizes: args.sizes.clone(),
+        threads: usize::from(args.threads),
     };
     match mtsim::bench::run(&opts) {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report.json()) {

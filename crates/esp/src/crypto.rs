@@ -1,8 +1,10 @@
 //! Keyed cipher and integrity state, built once per SA.
 //!
-//! Thin wrappers over the RustCrypto crates (`aes` + `cbc`, `hmac` + `sha1`/`sha2`)
-//! that hold the expanded AES key schedule and the keyed HMAC state, so per-packet
-//! work never re-keys. These are the exact code paths [`crate::OutboundSa`] and
+//! Thin wrappers over the RustCrypto crates (`aes` + `cbc`, `hmac` + `sha2`)
+//! and over [`hmac_sha1_mb`] (HMAC-SHA1 with precomputed pad states, several
+//! messages per call on SHA-NI streams, the `sha1` crate as its fallback)
+//! that hold the expanded AES key schedule and the keyed HMAC state, so
+//! per-packet work never re-keys. These are the exact code paths [`crate::OutboundSa`] and
 //! [`crate::InboundSa`] use; they are public so known-answer tests can drive them.
 //!
 //! None of these types expose their keys, and their `Debug` prints no key material.
@@ -12,8 +14,9 @@ use aes::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerI
 use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
 use core::fmt;
 use hmac::{Hmac, Mac};
-use sha1::Sha1;
+use hmac_sha1_mb::{HmacSha1Key, Job, mac_many};
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use crate::batch::Span;
 use crate::error::EspError;
@@ -24,6 +27,9 @@ pub const BLOCK_LEN: usize = 16;
 
 /// Largest ICV any supported integrity algorithm produces, in bytes.
 pub const MAX_ICV_LEN: usize = 16;
+
+/// Messages per multi-stream MAC call (one lot's worth).
+const MANY: usize = 64;
 
 /// An AES key schedule for CBC encryption.
 #[derive(Clone)]
@@ -190,11 +196,13 @@ impl fmt::Debug for CbcDecryptor {
     }
 }
 
-/// A keyed HMAC state (inner and outer pads already absorbed), cloned per packet.
+/// A keyed HMAC state (inner and outer pads already absorbed).
 #[derive(Clone)]
 pub enum IntegKey {
-    /// HMAC-SHA1, truncated to 96 bits (RFC 2404).
-    HmacSha1_96(Hmac<Sha1>),
+    /// HMAC-SHA1, truncated to 96 bits (RFC 2404): the pad states
+    /// precomputed, and many messages on several SHA-NI streams at once
+    /// ([`hmac_sha1_mb`]).
+    HmacSha1_96(HmacSha1Key),
     /// HMAC-SHA-256, truncated to 128 bits (RFC 4868).
     HmacSha256_128(Hmac<Sha256>),
 }
@@ -238,7 +246,7 @@ impl IntegKey {
     pub fn new(alg: IntegAlg, key: &[u8]) -> Result<Self, EspError> {
         let bad = |_| EspError::BadParams("authentication key rejected by HMAC");
         Ok(match alg {
-            IntegAlg::HmacSha1_96 => Self::HmacSha1_96(Hmac::new_from_slice(key).map_err(bad)?),
+            IntegAlg::HmacSha1_96 => Self::HmacSha1_96(HmacSha1Key::new(key)),
             IntegAlg::HmacSha256_128 => {
                 Self::HmacSha256_128(Hmac::new_from_slice(key).map_err(bad)?)
             }
@@ -257,11 +265,7 @@ impl IntegKey {
     pub fn compute(&self, data: &[u8]) -> Icv {
         let len = self.alg().icv_len();
         match self {
-            Self::HmacSha1_96(m) => {
-                let mut m = m.clone();
-                m.update(data);
-                truncate_into(&m.finalize().into_bytes(), len)
-            }
+            Self::HmacSha1_96(k) => truncate_into(&k.mac(data), len),
             Self::HmacSha256_128(m) => {
                 let mut m = m.clone();
                 m.update(data);
@@ -278,10 +282,12 @@ impl IntegKey {
             return Err(EspError::AuthFailed);
         }
         let res = match self {
-            Self::HmacSha1_96(m) => {
-                let mut m = m.clone();
-                m.update(data);
-                m.verify_truncated_left(icv)
+            Self::HmacSha1_96(k) => {
+                return if k.verify_96(data, icv) {
+                    Ok(())
+                } else {
+                    Err(EspError::AuthFailed)
+                };
             }
             Self::HmacSha256_128(m) => {
                 let mut m = m.clone();
@@ -296,8 +302,23 @@ impl IntegKey {
     /// (`out[i]` for `msgs[i]`; extra entries of either are ignored). A span
     /// outside `buf` gets the ICV of the empty message.
     pub fn compute_many(&self, buf: &[u8], msgs: &[Span], out: &mut [Icv]) {
-        for (m, icv) in msgs.iter().zip(out) {
-            *icv = self.compute(buf.get(m.range()).unwrap_or_default());
+        let Self::HmacSha1_96(key) = self else {
+            for (m, icv) in msgs.iter().zip(out) {
+                *icv = self.compute(buf.get(m.range()).unwrap_or_default());
+            }
+            return;
+        };
+        let icv_len = self.alg().icv_len();
+        for (msgs, out) in msgs.chunks(MANY).zip(out.chunks_mut(MANY)) {
+            let mut jobs: [Job<'_>; MANY] = core::array::from_fn(|i| {
+                let msg = msgs.get(i).and_then(|m| buf.get(m.range()));
+                Job::new(key, msg.unwrap_or_default())
+            });
+            let n = msgs.len().min(out.len());
+            mac_many(&mut jobs[..n]);
+            for (icv, job) in out.iter_mut().zip(&jobs[..n]) {
+                *icv = truncate_into(&job.out, icv_len);
+            }
         }
     }
 
@@ -305,11 +326,22 @@ impl IntegKey {
     /// the truncated HMAC of the bytes `msgs[i]`; `ok[i]` receives the
     /// verdict. A span outside `buf` fails.
     pub fn verify_many(&self, buf: &[u8], msgs: &[Span], icvs: &[Span], ok: &mut [bool]) {
-        for ((m, i), ok) in msgs.iter().zip(icvs).zip(ok) {
-            *ok = match (buf.get(m.range()), buf.get(i.range())) {
-                (Some(msg), Some(icv)) => self.verify(msg, icv).is_ok(),
-                _ => false,
-            };
+        let mut computed = [Icv::default(); MANY];
+        let chunks = msgs
+            .chunks(MANY)
+            .zip(icvs.chunks(MANY))
+            .zip(ok.chunks_mut(MANY));
+        for ((msgs, icvs), ok) in chunks {
+            let n = msgs.len().min(icvs.len()).min(ok.len());
+            self.compute_many(buf, &msgs[..n], &mut computed[..n]);
+            for (((m, i), c), ok) in msgs.iter().zip(icvs).zip(&computed).zip(ok.iter_mut()) {
+                *ok = match (buf.get(m.range()), buf.get(i.range())) {
+                    (Some(_), Some(icv)) => {
+                        icv.len() == self.alg().icv_len() && bool::from(c.as_bytes().ct_eq(icv))
+                    }
+                    _ => false,
+                };
+            }
         }
     }
 }

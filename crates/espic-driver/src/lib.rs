@@ -127,6 +127,52 @@ pub struct Completed {
     pub event: Option<LifetimeEvent>,
 }
 
+/// A completion handed out by [`Driver::poll_with`]: [`Completed`] with
+/// the output borrowed from the driver instead of copied into a new buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompletedRef<'a> {
+    /// The caller's cookie.
+    pub cookie: u64,
+    /// The output packet, or why the card refused the request.
+    pub result: Result<&'a [u8], DeviceError>,
+    /// SA slot used.
+    pub sa_index: u32,
+    /// SPI of the SA used.
+    pub spi: u32,
+    /// ESP sequence number sent or received.
+    pub seq: u32,
+    /// Lifetime event this packet caused.
+    pub event: Option<LifetimeEvent>,
+}
+
+impl CompletedRef<'_> {
+    /// An owned copy (allocates the output).
+    pub fn to_owned(&self) -> Completed {
+        Completed {
+            cookie: self.cookie,
+            result: self.result.map(Bytes::copy_from_slice),
+            sa_index: self.sa_index,
+            spi: self.spi,
+            seq: self.seq,
+            event: self.event,
+        }
+    }
+}
+
+impl Completed {
+    /// A borrowed view.
+    pub fn borrowed(&self) -> CompletedRef<'_> {
+        CompletedRef {
+            cookie: self.cookie,
+            result: self.result.as_deref().map_err(|e| *e),
+            sa_index: self.sa_index,
+            spi: self.spi,
+            seq: self.seq,
+            event: self.event,
+        }
+    }
+}
+
 /// Something the card signalled besides completions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardEvent {
@@ -216,6 +262,11 @@ pub struct Driver {
     cmd_tail: u32,
     cpl_head: u32,
     slots: Vec<Option<InFlight>>,
+    /// Slots of `slots` holding a request.
+    in_flight: usize,
+    /// Where a completion's output is copied out of the DMA window before
+    /// it is handed to the caller, reused for every packet.
+    scratch: Vec<u8>,
     /// Completions reaped while waiting for a synchronous operation.
     stash: VecDeque<Completed>,
     events: Vec<CardEvent>,
@@ -286,6 +337,8 @@ impl Driver {
             cmd_tail: 0,
             cpl_head: 0,
             slots: vec![None; cfg.cmd_ring as usize],
+            in_flight: 0,
+            scratch: vec![0; cfg.buf_size as usize],
             stash: VecDeque::new(),
             events: Vec::new(),
             next_internal: INTERNAL_COOKIE,
@@ -356,6 +409,7 @@ impl Driver {
         self.reset_card()?;
         let mut done: Vec<Completed> = self.stash.drain(..).collect();
         done.extend(self.reap()?);
+        self.in_flight = 0;
         for (i, slot) in self.slots.iter_mut().enumerate() {
             if let Some(f) = slot.take() {
                 tracing::debug!(slot = i, "espic-driver: request lost in reset");
@@ -382,11 +436,7 @@ impl Driver {
 
     /// Command slots free for [`Driver::submit`].
     pub fn free_slots(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.is_none())
-            .count()
-            .saturating_sub(1)
+        (self.slots.len() - self.in_flight).saturating_sub(1)
     }
 
     fn slot_buf(&self, slot: u32) -> (u64, u64) {
@@ -439,6 +489,7 @@ impl Driver {
             .write_slice(d.as_bytes(), GuestAddress(at))
             .map_err(|_| DriverError::Memory(at))?;
         self.slots[slot as usize] = Some(InFlight { cookie });
+        self.in_flight += 1;
         self.cmd_tail = next;
         Ok(())
     }
@@ -535,6 +586,42 @@ impl Driver {
         Ok(())
     }
 
+    /// Reaps every completion the card has published, without waiting,
+    /// handing each to `f` with its output borrowed from the driver (valid
+    /// for the call only). Returns how many there were. Allocates nothing:
+    /// the data path's way to reap.
+    pub fn poll_with(&mut self, mut f: impl FnMut(CompletedRef<'_>)) -> Result<usize, DriverError> {
+        self.check_fatal()?;
+        let mut n = 0;
+        while let Some(c) = self.stash.pop_front() {
+            f(c.borrowed());
+            n += 1;
+        }
+        n += self.reap_with(|c| {
+            if c.cookie < INTERNAL_COOKIE {
+                f(c);
+            }
+        })?;
+        Ok(n)
+    }
+
+    /// As [`Driver::wait`], handing completions to `f` as
+    /// [`Driver::poll_with`] does.
+    pub fn wait_with(
+        &mut self,
+        timeout: Duration,
+        mut f: impl FnMut(CompletedRef<'_>),
+    ) -> Result<usize, DriverError> {
+        let ready = self.poll_with(&mut f)?;
+        if ready > 0 {
+            return Ok(ready);
+        }
+        if self.irq.recv_timeout(timeout).is_ok() {
+            self.handle_interrupt();
+        }
+        self.poll_with(f)
+    }
+
     /// Reaps every completion the card has published, without waiting.
     pub fn poll(&mut self) -> Result<Vec<Completed>, DriverError> {
         self.check_fatal()?;
@@ -623,65 +710,81 @@ impl Driver {
     /// Reads the completions between our head and the card's tail, frees
     /// their slots and tells the card (one CPL_HEAD write).
     fn reap(&mut self) -> Result<Vec<Completed>, DriverError> {
+        let mut out = Vec::new();
+        self.reap_with(|c| out.push(c.to_owned()))?;
+        Ok(out)
+    }
+
+    /// [`Driver::reap`], handing each completion to `f` (internal ones
+    /// included) with its output in the scratch buffer. Returns how many
+    /// completions matched a request.
+    fn reap_with(&mut self, mut f: impl FnMut(CompletedRef<'_>)) -> Result<usize, DriverError> {
         let tail = self.bar.read32(regs::CPL_TAIL);
         if tail >= self.cfg.cpl_ring {
             return Err(DriverError::Protocol("CPL_TAIL beyond the completion ring"));
         }
-        let mut out = Vec::new();
         let consumed = self.cpl_head != tail;
-        while self.cpl_head != tail {
-            let at = self.cpl_base + u64::from(self.cpl_head) * COMPLETION_SIZE as u64;
-            let mut c = Completion::new_zeroed();
-            self.mem
-                .read_slice(c.as_mut_bytes(), GuestAddress(at))
-                .map_err(|_| DriverError::Memory(at))?;
-            self.cpl_head = (self.cpl_head + 1) & (self.cfg.cpl_ring - 1);
-            let slot = c.cookie.get();
-            let Some(flight) = usize::try_from(slot)
-                .ok()
-                .and_then(|s| self.slots.get_mut(s))
-                .and_then(Option::take)
-            else {
-                tracing::warn!(
-                    slot,
-                    "espic-driver: completion for a slot with nothing in flight"
-                );
-                continue;
-            };
-            let result = match DeviceError::check(c.status.get()) {
-                Ok(()) => {
-                    let (_, dst) = self.slot_buf(slot as u32);
-                    let len = (c.result_len.get() as usize).min(self.cfg.buf_size as usize);
-                    let mut buf = vec![0u8; len];
-                    self.mem
-                        .read_slice(&mut buf, GuestAddress(dst))
-                        .map_err(|_| DriverError::Memory(dst))?;
-                    Ok(Bytes::from(buf))
-                }
-                Err(e) => Err(e),
-            };
-            let flags = c.flags.get();
-            let event = if flags & CPL_F_SA_HARD != 0 {
-                Some(LifetimeEvent::Hard)
-            } else if flags & CPL_F_SA_SOFT != 0 {
-                Some(LifetimeEvent::Soft)
-            } else {
-                None
-            };
-            out.push(Completed {
-                cookie: flight.cookie,
-                result,
-                sa_index: c.sa_index.get(),
-                spi: c.spi.get(),
-                seq: c.seq.get(),
-                event,
-            });
-        }
+        let mut n = 0;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = (|| {
+            while self.cpl_head != tail {
+                let at = self.cpl_base + u64::from(self.cpl_head) * COMPLETION_SIZE as u64;
+                let mut c = Completion::new_zeroed();
+                self.mem
+                    .read_slice(c.as_mut_bytes(), GuestAddress(at))
+                    .map_err(|_| DriverError::Memory(at))?;
+                self.cpl_head = (self.cpl_head + 1) & (self.cfg.cpl_ring - 1);
+                let slot = c.cookie.get();
+                let Some(flight) = usize::try_from(slot)
+                    .ok()
+                    .and_then(|s| self.slots.get_mut(s))
+                    .and_then(Option::take)
+                else {
+                    tracing::warn!(
+                        slot,
+                        "espic-driver: completion for a slot with nothing in flight"
+                    );
+                    continue;
+                };
+                self.in_flight = self.in_flight.saturating_sub(1);
+                let result = match DeviceError::check(c.status.get()) {
+                    Ok(()) => {
+                        let (_, dst) = self.slot_buf(slot as u32);
+                        let len = (c.result_len.get() as usize).min(scratch.len());
+                        let buf = &mut scratch[..len];
+                        self.mem
+                            .read_slice(buf, GuestAddress(dst))
+                            .map_err(|_| DriverError::Memory(dst))?;
+                        Ok(&*buf)
+                    }
+                    Err(e) => Err(e),
+                };
+                let flags = c.flags.get();
+                let event = if flags & CPL_F_SA_HARD != 0 {
+                    Some(LifetimeEvent::Hard)
+                } else if flags & CPL_F_SA_SOFT != 0 {
+                    Some(LifetimeEvent::Soft)
+                } else {
+                    None
+                };
+                f(CompletedRef {
+                    cookie: flight.cookie,
+                    result,
+                    sa_index: c.sa_index.get(),
+                    spi: c.spi.get(),
+                    seq: c.seq.get(),
+                    event,
+                });
+                n += 1;
+            }
+            Ok(())
+        })();
+        self.scratch = scratch;
         // Every record read frees its slot, matched or not.
         if consumed {
             self.bar.write32(regs::CPL_HEAD, self.cpl_head);
         }
-        Ok(out)
+        result.map(|()| n)
     }
 
     /// Waits for the completion of an internal request, stashing the others.

@@ -42,6 +42,17 @@ pub enum Wake {
     Shutdown,
 }
 
+impl Wake {
+    /// Its bit in [`RegisterFile::take_wakes`].
+    pub fn bit(self) -> u32 {
+        match self {
+            Wake::Doorbell => 1,
+            Wake::Reset => 2,
+            Wake::Shutdown => 4,
+        }
+    }
+}
+
 /// Ring geometry latched when the engine starts.
 #[derive(Debug, Clone, Copy)]
 struct Rings {
@@ -78,7 +89,7 @@ impl Done {
 pub struct Engine {
     regs: Arc<RegisterFile>,
     mem: Arc<HostMemory>,
-    wake: Receiver<Wake>,
+    bell: Receiver<()>,
     rings: Option<Rings>,
     /// `RegisterFile::enable_count` when `rings` was latched.
     rings_enable: u64,
@@ -118,13 +129,13 @@ impl Engine {
     pub fn new(
         regs: Arc<RegisterFile>,
         mem: Arc<HostMemory>,
-        wake: Receiver<Wake>,
+        bell: Receiver<()>,
         crypto_threads: usize,
     ) -> Self {
         Engine {
             regs,
             mem,
-            wake,
+            bell,
             rings: None,
             rings_enable: 0,
             fatal: false,
@@ -143,14 +154,10 @@ impl Engine {
 
     /// The thread body: serve wake-ups until shutdown.
     pub fn run(mut self) {
-        while let Ok(first) = self.wake.recv() {
-            let mut reset = first == Wake::Reset;
-            let mut shutdown = first == Wake::Shutdown;
-            // Coalesce the wake-ups that queued while we were busy.
-            for w in self.wake.try_iter() {
-                reset |= w == Wake::Reset;
-                shutdown |= w == Wake::Shutdown;
-            }
+        while self.bell.recv().is_ok() {
+            let wakes = self.regs.take_wakes();
+            let reset = wakes & Wake::Reset.bit() != 0;
+            let shutdown = wakes & Wake::Shutdown.bit() != 0;
             if shutdown {
                 break;
             }

@@ -64,9 +64,9 @@ impl Card {
         irq: Sender<Interrupt>,
         crypto_threads: usize,
     ) -> Self {
-        let (wake_tx, wake_rx) = crossbeam_channel::unbounded();
-        let regs = Arc::new(RegisterFile::new(wake_tx, irq));
-        let engine = Engine::new(Arc::clone(&regs), memory, wake_rx, crypto_threads.max(1));
+        let (bell_tx, bell_rx) = crossbeam_channel::bounded(1);
+        let regs = Arc::new(RegisterFile::new(bell_tx, irq));
+        let engine = Engine::new(Arc::clone(&regs), memory, bell_rx, crypto_threads.max(1));
         let handle = std::thread::Builder::new()
             .name("espic-engine".into())
             .spawn(move || engine.run())

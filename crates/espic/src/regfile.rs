@@ -24,7 +24,11 @@ const CNT_SLOTS: usize = 18;
 pub struct RegisterFile {
     r32: [AtomicU32; R32_SLOTS],
     counters: [AtomicU64; CNT_SLOTS],
-    wake: Sender<Wake>,
+    /// Why the engine was woken since it last looked ([`Wake::bit`]s).
+    wakes: AtomicU32,
+    /// The engine's bell: a channel of one slot, rung after setting a bit
+    /// of `wakes`. Neither allocates, so doorbells cost no heap.
+    bell: Sender<()>,
     /// Counts CTRL.ENABLE rising edges, so the engine notices a disable
     /// and re-enable that happened between two of its wake-ups.
     enables: AtomicU64,
@@ -36,11 +40,16 @@ pub struct RegisterFile {
 
 impl RegisterFile {
     /// A register file at its power-on values.
-    pub fn new(wake: Sender<Wake>, irq: Sender<Interrupt>) -> Self {
+    ///
+    /// `bell` wakes the engine thread (a channel of capacity 1 is enough:
+    /// the reasons are kept in the register file, see
+    /// [`RegisterFile::take_wakes`]); `irq` is the interrupt line.
+    pub fn new(bell: Sender<()>, irq: Sender<Interrupt>) -> Self {
         let rf = RegisterFile {
             r32: std::array::from_fn(|_| AtomicU32::new(0)),
             counters: std::array::from_fn(|_| AtomicU64::new(0)),
-            wake,
+            wakes: AtomicU32::new(0),
+            bell,
             enables: AtomicU64::new(0),
             irq,
             irq_lock: Mutex::new(()),
@@ -117,8 +126,11 @@ impl RegisterFile {
 
     fn signal(&self, causes: u32) {
         self.count(regs::CNT_INTERRUPTS, 1);
-        // A host that dropped its receiver has no interrupt line: nothing to do.
-        let _ = self.irq.send(Interrupt { causes });
+        // A host that dropped its receiver has no interrupt line: nothing to
+        // do. A line whose queue is full already holds events the host has
+        // not taken: this one's causes are latched in INT_STATUS, which the
+        // host reads when it takes them (the card never blocks on the host).
+        let _ = self.irq.try_send(Interrupt { causes });
     }
 
     /// How many times CTRL.ENABLE went from 0 to 1.
@@ -126,9 +138,16 @@ impl RegisterFile {
         self.enables.load(Ordering::Acquire)
     }
 
-    /// Wakes the engine thread.
+    /// Wakes the engine thread for `w`.
     pub fn wake(&self, w: Wake) {
-        let _ = self.wake.send(w);
+        self.wakes.fetch_or(w.bit(), Ordering::AcqRel);
+        // Full means a wake-up is already pending: it will see the bit.
+        let _ = self.bell.try_send(());
+    }
+
+    /// The reasons the engine was woken since the last call ([`Wake::bit`]s).
+    pub fn take_wakes(&self) -> u32 {
+        self.wakes.swap(0, Ordering::AcqRel)
     }
 
     fn bad_access(&self) {
