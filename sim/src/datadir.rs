@@ -4,9 +4,9 @@
 //! | path | holds |
 //! |---|---|
 //! | `config/juniper.conf`, `config/juniper.conf.N` | committed configuration and rollbacks |
-//! | `ikecert/` | the PKI store (the simulated `/var/etc/ikecert`) |
+//! | `ikecert/` | the PKI store (the simulated `/var/etc/ikecert`): its subdirectories, and the ES PIC files at the top ([`crate::ikecert`]) |
 //! | `log/` | per-daemon log files (`messages`, `pkid`, ...), read by `show log` |
-//! | `home/` | the operator's files (the simulated `/var/home/<user>`): relative file names in commands |
+//! | `home/` | the operator's files (the simulated `/var/home/<user>`): relative file names in the `security pki` commands |
 //! | `run/cli.sock` | the router's CLI socket |
 //! | `run/router.lock` | held by the running router |
 //! | `chassis` | the chassis serial number, made at first start |
@@ -72,7 +72,8 @@ impl DataDir {
         self.root.join("config")
     }
 
-    /// The PKI store.
+    /// The PKI store, the simulated `/var/etc/ikecert` (ES PIC files at
+    /// its top).
     pub fn ikecert(&self) -> PathBuf {
         self.root.join("ikecert")
     }
@@ -82,7 +83,8 @@ impl DataDir {
         self.root.join("log")
     }
 
-    /// The operator's files: relative file names in commands resolve here.
+    /// The operator's files: relative file names in the `security pki`
+    /// commands resolve here.
     pub fn home(&self) -> PathBuf {
         self.root.join("home")
     }

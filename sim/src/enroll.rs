@@ -160,22 +160,37 @@ impl std::fmt::Debug for Record {
 /// A file the enrolled certificate is also written to.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Export {
-    /// The file.
+    /// The file: `/var/etc/ikecert/NAME` (see `file`), or a host path.
     pub path: String,
     /// PEM (else DER).
     pub pem: bool,
+    /// The ES PIC file in the simulated `/var/etc/ikecert`, written
+    /// through the store (a record without it writes `path` as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 impl Export {
-    fn write(&self, cert: &x509_cert::Certificate) -> Result<(), String> {
+    /// Where the certificate goes.
+    fn target(&self) -> crate::ikecert::Target {
+        match &self.file {
+            Some(n) => crate::ikecert::Target::Ikecert(n.clone()),
+            None => crate::ikecert::Target::Outside(self.path.clone().into()),
+        }
+    }
+
+    fn write(
+        &self,
+        store: &pki::store::Store,
+        cert: &x509_cert::Certificate,
+    ) -> Result<(), String> {
         let der = pki::manager::certificate_der(cert);
         let bytes = if self.pem {
             pki::encoding::pem("CERTIFICATE", &der).into_bytes()
         } else {
             der
         };
-        pki::store::write_atomic(std::path::Path::new(&self.path), &bytes)
-            .map_err(|e| format!("writing {}: {e}", self.path))
+        crate::ikecert::write(store, &self.target(), &bytes)
     }
 }
 
@@ -786,7 +801,9 @@ fn answer(
                         pki::name::subject_string(cert.tbs_certificate().issuer())
                     );
                     if let Some(export) = &r.export {
-                        match export.write(&cert) {
+                        let written = export.write(pki.store(), &cert);
+                        crate::ikecert::changed(shared);
+                        match written {
                             Ok(()) => {
                                 tracing::info!(target: "pki", "certificate {} written to {}", r.cert_id, export.path)
                             }

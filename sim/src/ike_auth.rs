@@ -33,6 +33,9 @@ pub struct Verdict {
     pub subject: String,
     /// `None`: accepted; else why it was refused.
     pub refusal: Option<String>,
+    /// For an accepted peer of an ES PIC policy: what matched (the
+    /// `Check:` line of `show security ike`).
+    pub decided_by: Option<String>,
 }
 
 /// CRLs for the authenticator: the store first, then HTTP.
@@ -153,14 +156,7 @@ pub fn authenticate_for(
     untrusted: &[Certificate],
     id: &PeerId,
 ) -> Result<Chain, Refusal> {
-    let now = shared.clock.now();
-    let anchors: Vec<Certificate> = shared.pki().ca_certificates().values().cloned().collect();
-    let mut policy = Policy::new(now);
-    policy.revocation = revocation_for(shared, peer);
-    // `security certificates path-length`, when configured.
-    policy.max_depth = crate::pki_commands::path_length(&shared.state().active);
-    let crls = RouterCrls::new(shared, now);
-    let verdict = auth::authenticate(peer, untrusted, &anchors, &crls, id, &policy);
+    let verdict = check_peer(shared, peer, untrusted, id, None);
     let who = pki::name::subject_string(peer.tbs_certificate().subject());
     keep(
         shared,
@@ -168,6 +164,95 @@ pub fn authenticate_for(
         &id.to_string(),
         &who,
         verdict.as_ref().err(),
+        None,
+    );
+    verdict
+}
+
+/// The trust anchors: the CA certificates of the store, and those of the
+/// ES PIC files named by `security certificates certification-authority
+/// NAME file F` (a file that cannot be read is logged and left out).
+fn anchors(shared: &Shared, config: &cli::config::Config) -> Vec<Certificate> {
+    let pki = shared.pki();
+    let mut anchors: Vec<Certificate> = pki.ca_certificates().values().cloned().collect();
+    for (name, file) in crate::pki_commands::ca_files(config) {
+        let cert = crate::ikecert::resolve(&file).and_then(|t| {
+            match crate::ikecert::read(pki.store(), &t)? {
+                Some(b) => pki::encoding::certificate(&b).map_err(|e| e.to_string()),
+                None => Err(format!("no file {}", t.display())),
+            }
+        });
+        match cert {
+            Ok(c) if !anchors.contains(&c) => anchors.push(c),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                target: "ike",
+                "certification-authority {name}: file {file} is not used as a trust anchor: {e}"
+            ),
+        }
+    }
+    anchors
+}
+
+/// The authenticator at the simulated time: the chain to a CA of the
+/// store (`security certificates path-length` bounding it), revocation
+/// per its profile, `id` against the certificate; then `also`, when given,
+/// against the certificate too.
+fn check_peer(
+    shared: &Shared,
+    peer: &Certificate,
+    untrusted: &[Certificate],
+    id: &PeerId,
+    also: Option<&PeerId>,
+) -> Result<Chain, Refusal> {
+    let now = shared.clock.now();
+    let config = shared.state().active.clone();
+    let anchors = anchors(shared, &config);
+    let mut policy = Policy::new(now);
+    policy.revocation = revocation_for(shared, peer);
+    // `security certificates path-length`, when configured.
+    policy.max_depth = crate::pki_commands::path_length(&config);
+    let crls = RouterCrls::new(shared, now);
+    let chain = auth::authenticate(peer, untrusted, &anchors, &crls, id, &policy)?;
+    if let Some(other) = also.filter(|o| *o != id) {
+        auth::match_identity(peer, other, &policy)?;
+    }
+    Ok(chain)
+}
+
+/// Authenticates the peer of ES PIC policy `policy` (its name, the peer's
+/// address): the chain, validity and revocation as for any peer, then the
+/// ES PIC check, that the certificate carries `want` (the policy's
+/// `identity`, else the peer's address as an iPAddress); and `sent`, the
+/// IKE identity the peer sent, must be in its certificate too. The
+/// verdict is recorded with the check that decided.
+pub fn authenticate_es_pic_peer(
+    shared: &Shared,
+    policy: &str,
+    want: &PeerId,
+    sent: Option<&PeerId>,
+    peer: &Certificate,
+    untrusted: &[Certificate],
+) -> Result<Chain, Refusal> {
+    let verdict = check_peer(shared, peer, untrusted, want, sent);
+    let who = pki::name::subject_string(peer.tbs_certificate().subject());
+    let how = match want {
+        PeerId::Ipv4(_) | PeerId::Ipv6(_) => "as an iPAddress",
+        PeerId::Fqdn(_) => "as a dNSName (the policy's identity)",
+        PeerId::Email(_) => "as an rfc822Name (the policy's identity)",
+        PeerId::Dn(_) => "as its subject (the policy's identity)",
+    };
+    let mut decided = format!("ES PIC ike policy {policy}: the certificate carries {want} {how}");
+    if let Some(s) = sent.filter(|s| *s != want) {
+        decided.push_str(&format!(", and the peer's IKE identity {s}"));
+    }
+    keep(
+        shared,
+        policy,
+        &want.to_string(),
+        &who,
+        verdict.as_ref().err(),
+        Some(decided),
     );
     verdict
 }
@@ -201,10 +286,24 @@ pub fn record_refusal(
     refusal: &Refusal,
 ) {
     let id = id.map(ToString::to_string).unwrap_or_else(|| "-".into());
-    keep(shared, gateway, &id, subject.unwrap_or("-"), Some(refusal));
+    keep(
+        shared,
+        gateway,
+        &id,
+        subject.unwrap_or("-"),
+        Some(refusal),
+        None,
+    );
 }
 
-fn keep(shared: &Shared, gateway: &str, id: &str, subject: &str, refusal: Option<&Refusal>) {
+fn keep(
+    shared: &Shared,
+    gateway: &str,
+    id: &str,
+    subject: &str,
+    refusal: Option<&Refusal>,
+    decided_by: Option<String>,
+) {
     let at = shared.clock.now();
     match refusal {
         None => tracing::info!(target: "ike", "peer {id} ({subject}) authenticated"),
@@ -224,6 +323,7 @@ fn keep(shared: &Shared, gateway: &str, id: &str, subject: &str, refusal: Option
         id: id.to_string(),
         subject: subject.to_string(),
         refusal: refusal.map(ToString::to_string),
+        decided_by: decided_by.filter(|_| refusal.is_none()),
     });
 }
 
@@ -248,7 +348,12 @@ pub fn show(shared: &Shared) -> String {
             out.push_str(&format!("    Gateway: {}\n", v.gateway));
         }
         match &v.refusal {
-            None => out.push_str("    Result: accepted\n"),
+            None => {
+                if let Some(d) = &v.decided_by {
+                    out.push_str(&format!("    Check: {d}\n"));
+                }
+                out.push_str("    Result: accepted\n");
+            }
             Some(why) => {
                 out.push_str(&format!("    Check: {}\n", v.check));
                 out.push_str(&format!("    Result: refused: {why}\n"));
@@ -258,9 +363,22 @@ pub fn show(shared: &Shared) -> String {
     out
 }
 
+/// What the certificate of the peer of ES PIC policy `policy` must carry:
+/// its `identity`, else the peer's address.
+pub fn es_pic_identity(policy: &crate::ike_config::EsPicPolicy) -> Result<PeerId, String> {
+    match &policy.identity {
+        Some(text) => PeerId::parse(text).map_err(|e| format!("identity {text}: {e}")),
+        None => Ok(match policy.peer {
+            std::net::IpAddr::V4(a) => PeerId::Ipv4(a),
+            std::net::IpAddr::V6(a) => PeerId::Ipv6(a),
+        }),
+    }
+}
+
 /// Authenticates the peer at `addr` the ES PIC way: its `security ike
 /// policy ADDRESS` must exist, and the certificate must carry that address
-/// as an iPAddress (or match the policy's `identity`).
+/// as an iPAddress (or match the policy's `identity`); see
+/// [`authenticate_es_pic_peer`].
 pub fn authenticate_es_pic(
     shared: &Shared,
     addr: std::net::IpAddr,
@@ -273,12 +391,6 @@ pub fn authenticate_es_pic(
         tracing::warn!(target: "ike", "peer {addr} refused: {why}");
         return Err(Refusal::Malformed(why));
     };
-    let id = match &policy.identity {
-        Some(text) => PeerId::parse(text).map_err(Refusal::Malformed)?,
-        None => match addr {
-            std::net::IpAddr::V4(a) => PeerId::Ipv4(a),
-            std::net::IpAddr::V6(a) => PeerId::Ipv6(a),
-        },
-    };
-    authenticate(shared, peer, untrusted, &id)
+    let id = es_pic_identity(&policy).map_err(Refusal::Malformed)?;
+    authenticate_es_pic_peer(shared, &policy.name, &id, None, peer, untrusted)
 }

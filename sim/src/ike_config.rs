@@ -13,7 +13,10 @@
 //!
 //! A policy whose key parses as an IP address is an ES PIC policy; any
 //! other key names an IKEv2 policy. The `[edit security ipsec]` side is in
-//! [`crate::vpn_config`].
+//! [`crate::vpn_config`]. kmd serves each ES PIC policy with a local
+//! certificate and key pair as a gateway of its own ([`es_pic_policies`],
+//! [`EsPicPeer`]; made into a VPN by `crate::iked`'s gateway module,
+//! which reads the certificate to learn the local address).
 //!
 //! Proposal sets (Junos's real sets hold DES and 3DES, which are not
 //! implemented here; these are their AES counterparts), every proposal
@@ -322,6 +325,11 @@ fn check_es_pic_policy(p: &ConfigNodeView<'_>) -> Result<(), String> {
     if let Some(id) = p.value("identity") {
         PeerId::parse(id).map_err(|e| format!("policy {addr}: identity: {e}"))?;
     }
+    for leaf in ["local-certificate", "local-key-pair"] {
+        if let Some(f) = p.value(leaf) {
+            crate::ikecert::resolve(f).map_err(|e| format!("policy {addr}: {leaf}: {e}"))?;
+        }
+    }
     Ok(())
 }
 
@@ -435,28 +443,94 @@ fn identity(g: &ConfigNodeView<'_>, side: &str) -> Result<Option<PeerId>, String
 /// One committed ES PIC IKE policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EsPicPolicy {
+    /// The policy's name as configured (the peer's address).
+    pub name: String,
     /// The peer's address.
     pub peer: IpAddr,
     /// The configured identity, if any.
     pub identity: Option<String>,
-    /// The local certificate (a certificate-id of the store, or a file).
+    /// The local certificate: a file of `/var/etc/ikecert` (or an absolute
+    /// path), else a certificate-id of the store (see [`crate::ikecert`]).
     pub local_certificate: Option<String>,
-    /// The local key pair.
+    /// The local key pair, resolved the same way.
     pub local_key_pair: Option<String>,
+    /// A `pre-shared-key` is configured (kmd does not implement them).
+    pub pre_shared_key: bool,
+    /// Its proposals, each resolved on its own (in order; or its
+    /// proposal-set's): `Err` names what is missing or not implemented.
+    pub proposals: Vec<Result<IkeProposalCfg, String>>,
+    /// The first `security ike gateway` whose `ike-policy` it is, if any
+    /// (such a policy serves that gateway, not a peer of its own).
+    pub used_by_gateway: Option<String>,
+}
+
+/// An ES PIC policy of the configuration.
+fn es_pic_policy(p: &ConfigNodeView<'_>) -> Option<EsPicPolicy> {
+    let name = p.key()?;
+    let peer: IpAddr = name.parse().ok()?;
+    let proposals = match p.value("proposal-set") {
+        Some(set) => match ike_proposal_set(set) {
+            Some(v) => v.into_iter().map(Ok).collect(),
+            None => vec![Err(format!("unknown proposal-set {set}"))],
+        },
+        None => {
+            let root = p.root();
+            p.values("proposals")
+                .iter()
+                .map(|n| {
+                    proposal_view(&root, n)
+                        .ok_or_else(|| format!("proposal {n} is not configured"))
+                        .and_then(|v| resolve_proposal(&v))
+                })
+                .collect()
+        }
+    };
+    Some(EsPicPolicy {
+        name: name.to_string(),
+        peer,
+        identity: p.value("identity").map(str::to_string),
+        local_certificate: p.value("local-certificate").map(str::to_string),
+        local_key_pair: p.value("local-key-pair").map(str::to_string),
+        pre_shared_key: p.value("pre-shared-key").is_some(),
+        proposals,
+        used_by_gateway: p.root().get(IKE).and_then(|ike| {
+            ike.entries("gateway")
+                .into_iter()
+                .find(|g| g.value("ike-policy") == Some(name))
+                .and_then(|g| g.key().map(str::to_string))
+        }),
+    })
 }
 
 /// The policy for `peer` in `config`.
 pub fn policy_for(config: &Config, peer: IpAddr) -> Option<EsPicPolicy> {
-    let ike = config.get(IKE)?;
-    ike.entries("policy").into_iter().find_map(|p| {
-        let addr: IpAddr = p.key()?.parse().ok()?;
-        (addr == peer).then(|| EsPicPolicy {
-            peer: addr,
-            identity: p.value("identity").map(str::to_string),
-            local_certificate: p.value("local-certificate").map(str::to_string),
-            local_key_pair: p.value("local-key-pair").map(str::to_string),
-        })
-    })
+    es_pic_policies(config).into_iter().find(|p| p.peer == peer)
+}
+
+/// Every ES PIC policy of `config` (those keyed by a peer address), in
+/// order.
+pub fn es_pic_policies(config: &Config) -> Vec<EsPicPolicy> {
+    config
+        .get(IKE)
+        .map(|ike| ike.entries("policy"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(es_pic_policy)
+        .collect()
+}
+
+/// What a gateway kmd makes of an ES PIC policy has beside a configured
+/// gateway's: where its certificate and key come from, and what its peer
+/// must be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EsPicPeer {
+    /// `local-certificate`, as configured (read at each negotiation).
+    pub local_certificate: String,
+    /// `local-key-pair`, as configured (read at each negotiation).
+    pub local_key_pair: String,
+    /// What the peer's certificate must carry: the policy's `identity`,
+    /// else the peer's address as an iPAddress.
+    pub peer_identity: PeerId,
 }
 
 // ----- Typed extraction (the IKE daemon's view) -----
@@ -632,6 +706,9 @@ pub struct GatewayCfg {
     pub nat_traversal: bool,
     /// `nat-keepalive`, default [`DEFAULT_NAT_KEEPALIVE`] (20).
     pub nat_keepalive: u32,
+    /// Set when kmd made this gateway of an ES PIC policy (`None` for a
+    /// configured `security ike gateway`).
+    pub es_pic: Option<EsPicPeer>,
 }
 
 fn ike_proposal(
@@ -806,6 +883,7 @@ pub(crate) fn resolve_gateway(g: &ConfigNodeView<'_>) -> Option<GatewayCfg> {
             .unwrap_or(DEFAULT_DPD_THRESHOLD),
         nat_traversal: !g.has("no-nat-traversal"),
         nat_keepalive: num(g.value("nat-keepalive")).unwrap_or(DEFAULT_NAT_KEEPALIVE),
+        es_pic: None,
     })
 }
 

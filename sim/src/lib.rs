@@ -8,7 +8,8 @@
 //! - [`bench`]: `mtsim bench pic`, the card's throughput against the bare
 //!   ESP transform and a naive baseline.
 //! - [`router`]: the router process (`mtsim router`): [`chassis`], [`commands`],
-//!   [`pki_commands`], [`logs`], the CLI socket ([`protocol`]) in its [`datadir`].
+//!   [`pki_commands`], [`logs`], the CLI socket ([`protocol`]) in its [`datadir`];
+//!   the ES PIC files of its `/var/etc/ikecert` in [`ikecert`].
 //! - [`client`]: `mtsim cli`, one-shot, script or interactive.
 
 pub mod autorenew;
@@ -22,6 +23,7 @@ pub mod enroll_cmp;
 pub mod ike_auth;
 pub mod ike_commands;
 pub mod ike_config;
+pub mod ikecert;
 pub mod iked;
 pub mod lab;
 pub mod logs;

@@ -2,9 +2,13 @@
 //! commands (plus the ES PIC era `request security key-pair`), wired to the
 //! PKI manager of `crates/pki`.
 //!
-//! File names the operator gives are used as they are when absolute and
-//! taken relative to the router's home directory (`<data-dir>/home`, the
-//! simulated `/var/home/<user>`) otherwise.
+//! File names the operator gives to the `security pki` commands are used as
+//! they are when absolute and taken relative to the router's home directory
+//! (`<data-dir>/home`, the simulated `/var/home/<user>`) otherwise. The ES
+//! PIC era commands (`request security key-pair`, `request security
+//! certificate enroll`) name files of the simulated `/var/etc/ikecert`
+//! instead (`<data-dir>/ikecert`, beside the store's own subdirectories):
+//! see [`crate::ikecert`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -155,12 +159,33 @@ fn register_certificates_schema(s: &mut Schema) -> std::result::Result<(), Schem
 fn check_legacy_ca(p: &ConfigNodeView<'_>) -> std::result::Result<(), String> {
     let name = p.key().unwrap_or_default();
     pki::id::check(name).map_err(|e| format!("certification-authority {name}: {e}"))?;
+    for leaf in ["file", "crl"] {
+        if let Some(f) = p.value(leaf) {
+            crate::ikecert::resolve(f)
+                .map_err(|e| format!("certification-authority {name}: {leaf}: {e}"))?;
+        }
+    }
     if p.value("enrollment-url").is_some() && p.value("ca-name").is_none() {
         return Err(format!(
             "certification-authority {name}: enrollment-url needs ca-name (the CA identity sent to the CA)"
         ));
     }
     Ok(())
+}
+
+/// The `security certificates certification-authority NAME file F`
+/// entries: (NAME, F). Each file (of `/var/etc/ikecert`, see
+/// [`crate::ikecert`]) holds a CA certificate the IKE authenticator trusts
+/// beside the store's.
+pub fn ca_files(config: &Config) -> Vec<(String, String)> {
+    let Some(certs) = config.get(CERTS) else {
+        return Vec::new();
+    };
+    certs
+        .entries("certification-authority")
+        .into_iter()
+        .filter_map(|c| Some((c.key()?.to_string(), c.value("file")?.to_string())))
+        .collect()
 }
 
 /// `security certificates path-length`: the longest chain the IKE
@@ -1008,8 +1033,12 @@ fn generate_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) ->
     Ok(())
 }
 
+/// `request security key-pair NAME`: the key pair `NAME` of the store and
+/// the file `/var/etc/ikecert/NAME` holding it (see
+/// [`pki::manager::Pki::generate_es_pic_key_pair`]).
 fn legacy_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> Result<()> {
-    let name = inv.text("name").unwrap_or_default().to_string();
+    let name = crate::ikecert::key_pair_name(inv.text("name").unwrap_or_default())
+        .map_err(CommandError::failed)?;
     // The ES PIC defaults (RSA, 1024 bits) and sizes.
     let spec = spec_with(
         inv,
@@ -1022,8 +1051,9 @@ fn legacy_key_pair(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> R
     let generated = s
         .shared
         .pki()
-        .generate_key_pair(&name, spec)
+        .generate_es_pic_key_pair(&name, spec)
         .map_err(failed)?;
+    crate::ikecert::changed(&s.shared);
     if let Some(why) = generated.warning {
         t.print(&format!("warning: {spec} is a weak key size: {why}\n"));
     }
@@ -1490,8 +1520,11 @@ fn legacy_enroll_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) 
         })
     };
     let profile = need("certification-authority")?;
-    let id = need("key-file")?;
+    let id = crate::ikecert::key_pair_name(&need("key-file")?)
+        .map_err(|e| CommandError::failed(format!("key-file: {e}")))?;
     let subject = need("subject")?;
+    let target = crate::ikecert::resolve(inv.text("filename").unwrap_or_default())
+        .map_err(|e| CommandError::failed(format!("filename: {e}")))?;
     let alt = AltNames {
         dns: inv
             .text("domain-name")
@@ -1511,12 +1544,21 @@ fn legacy_enroll_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) 
     {
         let pki = s.shared.pki();
         // It must exist and be RSA (the Junos SCEP key message).
-        pki.scep_key(&id).map_err(failed)?;
+        pki.scep_key(&id).map_err(|e| match e {
+            PkiError::NoKeyPair(_) => CommandError::failed(format!(
+                "key-file {id}: no key pair {id} (make it with request security key-pair {id})"
+            )),
+            other => failed(other),
+        })?;
         if !pki.ca_certificates().contains_key(&profile) {
             return Err(failed(PkiError::NoCa(profile.clone())));
         }
+        if pki.enrollments().contains_key(&id) {
+            return Err(CommandError::failed(format!(
+                "an enrollment of key-file {id} is already in progress"
+            )));
+        }
     }
-    let path = operator_path(s, inv.text("filename").unwrap_or_default());
     let req = crate::enroll::Request {
         cert_id: &id,
         profile: &profile,
@@ -1533,13 +1575,14 @@ fn legacy_enroll_local(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) 
     }
     let mut record = crate::enroll::Record::new(&req, s.shared.clock.now().as_secs());
     record.export = Some(crate::enroll::Export {
-        path: path.display().to_string(),
+        path: target.display(),
         pem: inv.text("encoding") == Some("pem"),
+        file: target.ikecert_name().map(str::to_string),
     });
     crate::enroll::submit(&s.shared, &record).map_err(failed_text)?;
     t.print(&format!(
         "Certificate enrollment has started; the certificate will be written to {}.\n",
-        path.display()
+        target.display()
     ));
     Ok(())
 }
@@ -1550,31 +1593,56 @@ fn legacy_enroll_ca(s: &mut Session, inv: &Invocation, t: &mut dyn Terminal) -> 
             "missing argument: the CA certificate form needs ca-name and url (the local certificate form needs subject)",
         ));
     };
+    let target = crate::ikecert::resolve(inv.text("filename").unwrap_or_default())
+        .map_err(|e| CommandError::failed(format!("filename: {e}")))?;
+    let profile = inv.text("ca-file");
+    // What can be checked before asking the CA.
+    if let Some(p) = profile {
+        let pki = s.shared.pki();
+        pki::id::check(p).map_err(|e| CommandError::failed(format!("ca-file: {e}")))?;
+        if pki.profile(p).is_none() {
+            return Err(failed(PkiError::ProfileNotConfigured(p.to_string())));
+        }
+        if pki.ca_certificates().contains_key(p) {
+            return Err(failed(PkiError::CaExists(p.to_string())));
+        }
+    }
     let chain = crate::enroll::get_ca_cert(url, ident).map_err(failed_text)?;
     let der = certificate_der(&chain.ca);
     let bytes = match inv.text("encoding") {
         Some("pem") => encoding::pem("CERTIFICATE", &der).into_bytes(),
         _ => der,
     };
-    let path = operator_path(s, inv.text("filename").unwrap_or_default());
     t.print("Received CA certificate:\n");
     t.print(&format!(
         "Certificate: {}\n",
         pki::name::subject_string(chain.ca.tbs_certificate().subject())
     ));
     t.print(&fingerprint_lines(&chain.ca));
-    if let Some(profile) = inv.text("ca-file") {
-        s.shared
-            .pki()
-            .store_ca_chain(profile, &chain.ca, &chain.ra)
-            .map_err(failed)?;
+    {
+        // The file, then the profile's CA certificate; if that is refused
+        // the file is put back as it was.
+        let mut pki = s.shared.pki();
+        let old = crate::ikecert::read(pki.store(), &target).map_err(CommandError::failed)?;
+        crate::ikecert::write(pki.store(), &target, &bytes).map_err(CommandError::failed)?;
+        if let Some(p) = profile
+            && let Err(e) = pki.store_ca_chain(p, &chain.ca, &chain.ra)
+        {
+            let undone = match &old {
+                Some(b) => crate::ikecert::write(pki.store(), &target, b),
+                None => crate::ikecert::remove(pki.store(), &target),
+            };
+            if let Err(u) = undone {
+                tracing::error!(target: "pki", "{u}");
+            }
+            return Err(failed(e));
+        }
     }
-    pki::store::write_atomic(&path, &bytes)
-        .map_err(|e| CommandError::failed(format!("cannot write {}: {e}", path.display())))?;
+    crate::ikecert::changed(&s.shared);
     t.print(&format!(
         "CA certificate {} written to {}\n",
         pki::name::subject_string(chain.ca.tbs_certificate().subject()),
-        path.display()
+        target.display()
     ));
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use ca::authority::{Challenge, Settings};
@@ -105,6 +106,30 @@ fn es_pic_commands_and_their_output() {
         "request security certificate enroll filename batt.pem subject CN=batt,O=Example alternative-subject 192.0.2.9 certification-authority ca1 encoding pem key-file batt domain-name batt.example.net password s3cret-pw",
         &[],
     );
+    // The same CA certificate under its literal /var/etc/ikecert name, in
+    // PEM; names that are refused, with nothing written.
+    run(
+        &format!(
+            "request security certificate enroll filename /var/etc/ikecert/ca1.pem ca-name ca1 url {url} encoding pem"
+        ),
+        &[],
+    );
+    run(
+        &format!("request security certificate enroll filename sub/ca1.der ca-name ca1 url {url}"),
+        &[],
+    );
+    run(
+        &format!(
+            "request security certificate enroll filename again.der ca-file ca1 ca-name ca1 url {url}"
+        ),
+        &[],
+    );
+    run("request security key-pair batt", &[]);
+    run("request security key-pair crl", &[]);
+    run(
+        "request security certificate enroll filename x.pem subject CN=x alternative-subject 192.0.2.9 certification-authority ca1 key-file nokey password s3cret-pw",
+        &[],
+    );
     let done = enroll::run_due(r.shared());
     run("show security pki local-certificate", &[]);
     assert_eq!(done, 1, "{transcript}");
@@ -149,4 +174,47 @@ fn es_pic_commands_and_their_output() {
     insta::with_settings!({ filters => filters() }, {
         insta::assert_snapshot!("es_pic_transcript", transcript);
     });
+
+    // The ES PIC files are in the simulated /var/etc/ikecert, private, and
+    // hold what they should; the refused commands left nothing.
+    let ikecert = d.path().join("r1/ikecert");
+    for f in ["batt", "k1596", "dsa1", "ca1.der", "ca1.pem", "batt.pem"] {
+        let path = ikecert.join(f);
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+    for f in ["again.der", "x.pem", "crl", "sub"] {
+        assert!(
+            !ikecert.join(f).is_file() && !d.path().join("r1/home").join(f).exists(),
+            "{f}"
+        );
+    }
+    assert!(!d.path().join("r1/home/ca1.der").exists());
+    let key = pki::key::KeyPair::from_bytes(&std::fs::read(ikecert.join("batt")).unwrap()).unwrap();
+    let local =
+        pki::encoding::certificate(&std::fs::read(ikecert.join("batt.pem")).unwrap()).unwrap();
+    assert!(key.matches(local.tbs_certificate().subject_public_key_info()));
+    {
+        let pki = r.shared().pki();
+        assert_eq!(pki.local_certificates()["batt"], local);
+        let ca =
+            pki::encoding::certificate(&std::fs::read(ikecert.join("ca1.der")).unwrap()).unwrap();
+        assert_eq!(pki.ca_certificates()["ca1"], ca);
+        let scan = pki.store().scan();
+        assert!(scan.foreign.is_empty(), "{:?}", scan.foreign);
+        let files: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            files,
+            ["batt", "batt.pem", "ca1.der", "ca1.pem", "dsa1", "k1596"]
+        );
+    }
+    // A restart: no problem with the store, every ES PIC file as it was.
+    let before = support::snapshot(&d.path().join("r1"));
+    drop(r);
+    let (_, problems) = pki::manager::Pki::open(&ikecert, "JN0000000001").unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(support::snapshot(&d.path().join("r1")), before);
 }

@@ -315,3 +315,64 @@ fn a_peer_configured_the_es_pic_way_is_authenticated_by_its_address() {
         "{e}"
     );
 }
+
+#[test]
+fn an_es_pic_ca_file_is_a_trust_anchor() {
+    // The CA certificate only as an ES PIC file (the CA form of `request
+    // security certificate enroll` without ca-file): trusted once a
+    // `security certificates certification-authority` names the file.
+    let lab = lab("disable");
+    let mut s = lab.s;
+    let r = &lab.r;
+    let ca = lab.ca.as_ref().unwrap();
+    r.shared().pki().clear_ca(Some("ca1")).unwrap();
+    ok(
+        r,
+        &mut s,
+        &format!(
+            "request security certificate enroll filename issuing.pem ca-name ca1 url {} encoding pem",
+            ca.scep_url()
+        ),
+    );
+    assert!(lab.d.path().join("r1/ikecert/issuing.pem").is_file());
+    ok(r, &mut s, "configure");
+    ok(
+        r,
+        &mut s,
+        "set security ike policy 192.0.2.9 local-certificate batt local-key-pair batt",
+    );
+    ok(r, &mut s, "commit");
+    ok(r, &mut s, "exit");
+    let good = peer_with_ip(ca, "192.0.2.9");
+    let sh = r.shared();
+    let e = mtsim::ike_auth::authenticate_es_pic(sh, "192.0.2.9".parse().unwrap(), &good, &[])
+        .unwrap_err();
+    assert!(matches!(e, Refusal::UnknownCa { .. }), "{e}");
+    ok(r, &mut s, "configure");
+    // A name that could leave /var/etc/ikecert is refused at commit.
+    ok(
+        r,
+        &mut s,
+        "set security certificates certification-authority legacy ca-name ca1 file ../issuing.pem",
+    );
+    let (res, out) = support::run(r, &mut s, "commit");
+    let all = format!("{res:?}{out}");
+    assert!(
+        res.is_err() && all.contains("certification-authority legacy: file: ../issuing.pem"),
+        "{all}"
+    );
+    ok(
+        r,
+        &mut s,
+        "set security certificates certification-authority legacy file /var/etc/ikecert/issuing.pem",
+    );
+    ok(r, &mut s, "commit");
+    ok(r, &mut s, "exit");
+    mtsim::ike_auth::authenticate_es_pic(sh, "192.0.2.9".parse().unwrap(), &good, &[]).unwrap();
+    let show = ok(r, &mut s, "show security ike");
+    assert!(
+        show.contains("Check: ES PIC ike policy 192.0.2.9: the certificate carries ipv4:192.0.2.9 as an iPAddress")
+            && show.contains("Result: accepted"),
+        "{show}"
+    );
+}

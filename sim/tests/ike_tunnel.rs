@@ -2,7 +2,10 @@
 //! embedded CA (enrolled over SCEP through their CLIs), establish IKEv2 and
 //! CHILD SAs with each other over UDP on loopback, and pass packets through
 //! their cards; rekey under traffic; delete; and the refusals, each seen in
-//! `show security ike` on the refusing side.
+//! `show security ike` on the refusing side. One router of a pair may be
+//! configured only the ES PIC way (`request security key-pair`,
+//! `request security certificate enroll`, `security certificates`,
+//! `security ike policy PEER-ADDRESS`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -1037,4 +1040,236 @@ fn bad_ike_input_is_refused_or_dropped_with_a_log_line_and_kmd_keeps_serving() {
     start(&mut r1);
     wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
     ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+}
+
+/// A router configured only the ES PIC way, at `addr`, for the peer at
+/// `peer`: its key pair from `request security key-pair`, the CA
+/// certificate and its local certificate (`alternative-subject` = its
+/// address) from `request security certificate enroll` against the
+/// embedded CA's SCEP URL, `security certificates certification-authority`
+/// and `security ike policy <peer>` with `rsa-signatures`. Beside it, a
+/// policy kmd cannot serve (pre-shared keys) and a proposal it cannot run
+/// (group 2, 3DES). kmd is not started.
+fn es_pic_node(dir: &Path, clock: Clock, ca: &RunningCa, addr: &str, peer: &str) -> Node {
+    let r = Router::start(DataDir::new(dir), clock, Slot { fpc: 1, pic: 0 }).unwrap();
+    let mut s = r.session("root");
+    let url = ca.scep_url();
+    for l in [
+        "configure".to_string(),
+        format!(
+            "set security certificates certification-authority ca1 ca-name ca1 enrollment-url {url}"
+        ),
+        "commit".into(),
+        "exit".into(),
+        "request security key-pair b-key size 2048".into(),
+        format!(
+            "request security certificate enroll filename ca1.der ca-file ca1 ca-name ca1 url {url}"
+        ),
+        format!(
+            "request security certificate enroll filename b-cert.pem subject \"CN=r2.example.net,O=Example\" \
+             alternative-subject {addr} certification-authority ca1 encoding pem key-file b-key \
+             domain-name r2.example.net password s3cret-pw"
+        ),
+    ] {
+        ok(&r, &mut s, &l);
+    }
+    assert_eq!(enroll::run_due(r.shared()), 1);
+    for l in [
+        "configure".to_string(),
+        "set security certificates certification-authority ca1 file ca1.der".into(),
+        "set security ike proposal es-3des authentication-method rsa-signatures dh-group group2 authentication-algorithm sha1 encryption-algorithm 3des-cbc".into(),
+        "set security ike proposal es-rsa authentication-method rsa-signatures dh-group group14 authentication-algorithm sha1 encryption-algorithm aes-128-cbc".into(),
+        format!("set security ike policy {peer} proposals [ es-3des es-rsa ]"),
+        format!("set security ike policy {peer} local-certificate b-cert.pem local-key-pair b-key encoding pem"),
+        "set security ike proposal psk authentication-method pre-shared-keys dh-group group14 authentication-algorithm sha1 encryption-algorithm aes-128-cbc".into(),
+        "set security ike policy 192.0.2.77 proposals psk pre-shared-key t0p-s3cret-psk".into(),
+        "commit".into(),
+        "exit".into(),
+    ] {
+        ok(&r, &mut s, &l);
+    }
+    let (to_router, from_host) = mpsc::channel(256);
+    let (to_host, from_router) = mpsc::channel(256);
+    Node {
+        r,
+        s,
+        to_router,
+        from_router,
+        inside: Some(Inside::Channel { from_host, to_host }),
+    }
+}
+
+/// The modern router of an ES PIC pair: [`node_stopped`], expecting the ES
+/// PIC router's address as its identity (what its certificate carries).
+fn modern_for_es_pic(dir: &Path, clock: Clock, ca: &RunningCa, sp: &Spec) -> Node {
+    let mut n = node_stopped(dir, clock, ca, sp);
+    n.cli("configure");
+    n.cli("delete security ike gateway gw remote-identity");
+    n.cli(&format!(
+        "set security ike gateway gw remote-identity inet {}",
+        sp.peer
+    ));
+    n.cli("commit");
+    n.cli("exit");
+    n
+}
+
+/// What both ES PIC tests check of the ES PIC side once the tunnel is up.
+fn es_pic_side_is_right(b: &mut Node, a_addr: &str, dir: &Path) {
+    let ike = b.cli("show security ike security-associations detail");
+    assert!(
+        ike.contains(&format!("Gateway Name: {a_addr}")) && ike.contains("State: UP"),
+        "{ike}"
+    );
+    assert!(ike.contains("Peer ike-id: fqdn:r1.example.net"), "{ike}");
+    // What kmd could not use is said, and no secret with it.
+    assert!(
+        ike.contains("warning: ike policy 192.0.2.77: pre-shared keys are not implemented by kmd"),
+        "{ike}"
+    );
+    assert!(
+        ike.contains("proposal es-3des: dh-group group2 is not implemented")
+            && ike.contains("left out"),
+        "{ike}"
+    );
+    assert!(!ike.contains("t0p-s3cret-psk"), "{ike}");
+    let sas = b.cli("show security ipsec security-associations detail");
+    assert!(
+        sas.contains(&format!("VPN Name: es-pic-{a_addr}"))
+            && sas.contains("Authentication: hmac-sha1-96, Encryption: aes-cbc (128 bits)"),
+        "{sas}"
+    );
+    let auth = b.cli("show security ike");
+    assert!(
+        auth.contains(&format!("Gateway: {a_addr}"))
+            && auth.contains(&format!(
+                "Check: ES PIC ike policy {a_addr}: the certificate carries ipv4:{a_addr} as an iPAddress, and the peer's IKE identity fqdn:r1.example.net"
+            ))
+            && auth.contains("Result: accepted"),
+        "{auth}"
+    );
+    // The ES PIC files are in the simulated /var/etc/ikecert, and the
+    // store takes them as such.
+    for f in ["b-key", "ca1.der", "b-cert.pem"] {
+        assert!(dir.join("ikecert").join(f).is_file(), "{f}");
+        assert!(!dir.join("home").join(f).exists(), "{f}");
+    }
+    let scan = b.r.shared().pki().store().scan();
+    assert!(scan.foreign.is_empty(), "{:?}", scan.foreign);
+    let files: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(files, ["b-cert.pem", "b-key", "ca1.der"]);
+}
+
+#[test]
+fn a_peer_configured_the_es_pic_way_answers_and_the_tunnel_carries_traffic() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let (a_addr, b_addr) = ("127.0.16.1", "127.0.16.2");
+    let mut b = es_pic_node(&d.path().join("r2"), clock.clone(), &ca, b_addr, a_addr);
+    start(&mut b);
+    let mut a = modern_for_es_pic(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(16));
+    start(&mut a);
+    wait("the tunnel on both routers", || {
+        a.tunnels() == 1 && b.tunnels() == 1
+    });
+
+    // The modern side initiated and authenticated B by the address in its
+    // certificate.
+    let detail = a.cli("show security ike security-associations detail");
+    assert!(
+        detail.contains("Role: Initiator, State: UP")
+            && detail.contains(&format!("Peer ike-id: ipv4:{b_addr}")),
+        "{detail}"
+    );
+    let brief = b.cli("show security ike security-associations");
+    assert!(brief.contains("UP") && brief.contains(a_addr), "{brief}");
+    let detail = b.cli("show security ike security-associations detail");
+    assert!(detail.contains("Role: Responder, State: UP"), "{detail}");
+    es_pic_side_is_right(&mut b, a_addr, &d.path().join("r2"));
+
+    for seq in 1..=3 {
+        ping(&a, &mut b, "198.51.100.1", "203.0.113.1", seq);
+        ping(&b, &mut a, "203.0.113.1", "198.51.100.1", seq);
+    }
+    wait("3 packets each way on B's card", || {
+        let sas = b.cli("show security ipsec security-associations detail");
+        sas.matches("Packets: 3,").count() == 2
+    });
+}
+
+#[test]
+fn an_es_pic_router_starts_the_tunnel_when_traffic_needs_it() {
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let (a_addr, b_addr) = ("127.0.17.1", "127.0.17.2");
+    let mut spec = r1_spec(17);
+    spec.initiates = false;
+    let mut a = modern_for_es_pic(&d.path().join("r1"), clock.clone(), &ca, &spec);
+    start(&mut a);
+    let mut b = es_pic_node(&d.path().join("r2"), clock.clone(), &ca, b_addr, a_addr);
+    start(&mut b);
+    // Neither side starts on its own.
+    assert_eq!((a.tunnels(), b.tunnels()), (0, 0));
+    // A packet on B's inside for A's side: B initiates (the packet that
+    // found no SA is dropped, as on a real router).
+    let first = icmp_echo_v4(
+        "203.0.113.1".parse().unwrap(),
+        "198.51.100.1".parse().unwrap(),
+        7,
+        0,
+        b"wake up",
+    );
+    b.to_router.blocking_send(first).unwrap();
+    wait("the tunnel B started", || {
+        a.tunnels() == 1 && b.tunnels() == 1
+    });
+    let detail = b.cli("show security ike security-associations detail");
+    assert!(detail.contains("Role: Initiator, State: UP"), "{detail}");
+    es_pic_side_is_right(&mut b, a_addr, &d.path().join("r2"));
+    let a_side = a.cli("show security ike");
+    assert!(
+        a_side.contains(&format!("ipv4:{b_addr}")) && a_side.contains("Result: accepted"),
+        "{a_side}"
+    );
+    while a.from_router.try_recv().is_ok() {}
+    ping(&b, &mut a, "203.0.113.1", "198.51.100.1", 1);
+    ping(&a, &mut b, "198.51.100.1", "203.0.113.1", 1);
+}
+
+#[test]
+fn an_es_pic_policy_refuses_a_peer_whose_certificate_lacks_its_identity() {
+    // B's policy for A names an identity A's certificate does not hold:
+    // the ES PIC check refuses A, nothing reaches either card, and B's
+    // `show security ike` names the check.
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let (a_addr, b_addr) = ("127.0.18.1", "127.0.18.2");
+    let mut b = es_pic_node(&d.path().join("r2"), clock.clone(), &ca, b_addr, a_addr);
+    b.cli("configure");
+    b.cli(&format!(
+        "set security ike policy {a_addr} identity fqdn:someone-else.example.net"
+    ));
+    b.cli("commit");
+    b.cli("exit");
+    start(&mut b);
+    let mut a = modern_for_es_pic(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(18));
+    start(&mut a);
+    wait("B's refusal", || {
+        b.cli("show security ike").contains("refused")
+    });
+    wait("A told of it", || {
+        a.cli("show security ike").contains("AUTHENTICATION_FAILED")
+    });
+    let show = b.cli("show security ike");
+    assert!(
+        show.contains(&format!("Gateway: {a_addr}"))
+            && show.contains("fqdn:someone-else.example.net")
+            && show.contains("Check: identity (subjectAltName)")
+            && show.contains("Result: refused"),
+        "{show}"
+    );
+    assert_eq!((a.tunnels(), b.tunnels()), (0, 0));
 }

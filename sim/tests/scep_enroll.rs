@@ -514,10 +514,11 @@ fn ca_certificate_not_loaded_on_no_and_the_legacy_form_writes_a_file() {
         ),
     );
     assert!(
-        out.contains("(sha1)") && out.contains("written to"),
+        out.contains("(sha1)") && out.contains("written to /var/etc/ikecert/ca1.pem"),
         "{out}"
     );
-    let pem = std::fs::read_to_string(d.path().join("r1/home/ca1.pem")).unwrap();
+    // The simulated /var/etc/ikecert.
+    let pem = std::fs::read_to_string(d.path().join("r1/ikecert/ca1.pem")).unwrap();
     let cert = pki::encoding::certificate(pem.as_bytes()).unwrap();
     assert_eq!(cert, ca.authority().hierarchy().issuing.cert);
     let e = err(
@@ -621,10 +622,13 @@ fn the_es_pic_forms_share_the_store_with_security_pki() {
         &mut s,
         "request security certificate enroll filename batt.pem subject CN=batt,O=Example alternative-subject 192.0.2.9 certification-authority ca1 encoding pem key-file batt domain-name batt.example.net password s3cret-pw",
     );
-    assert!(out.contains("will be written to"), "{out}");
+    assert!(
+        out.contains("will be written to /var/etc/ikecert/batt.pem"),
+        "{out}"
+    );
     assert_eq!(enroll::run_due(r.shared()), 1);
     let cert = r.shared().pki().local_certificates()["batt"].clone();
-    let file = std::fs::read(d.path().join("r1/home/batt.pem")).unwrap();
+    let file = std::fs::read(d.path().join("r1/ikecert/batt.pem")).unwrap();
     assert_eq!(pki::encoding::certificate(&file).unwrap(), cert);
     let show = ok(
         &r,
@@ -647,7 +651,7 @@ fn the_es_pic_forms_share_the_store_with_security_pki() {
         "request security certificate enroll filename modern.der subject CN=modern certification-authority ca1 key-file modern domain-name modern.example.net password s3cret-pw",
     );
     enroll::run_due(r.shared());
-    let der = std::fs::read(d.path().join("r1/home/modern.der")).unwrap();
+    let der = std::fs::read(d.path().join("r1/ikecert/modern.der")).unwrap();
     assert_eq!(der[0], 0x30, "binary (DER) by default");
     assert!(r.shared().pki().local_certificates().contains_key("modern"));
     let e = err(

@@ -169,6 +169,7 @@ fn a_full_configuration_commits_and_reads_back_typed() {
         dpd_threshold: 3,
         nat_traversal: true,
         nat_keepalive: 30,
+        es_pic: None,
     };
     // proposal-set standard: RSA signatures, group 14, AES-128/SHA-1 then
     // AES-256/SHA-256.
@@ -201,6 +202,7 @@ fn a_full_configuration_commits_and_reads_back_typed() {
         dpd_threshold: 5,
         nat_traversal: false,
         nat_keepalive: 20,
+        es_pic: None,
     };
     assert_eq!(
         vpn_config::gateways(&active),

@@ -133,6 +133,39 @@ pub enum PkiError {
     /// The store.
     #[error("certificate store: {0}")]
     Store(#[from] StoreError),
+    /// An ES PIC file of that name is already in `/var/etc/ikecert`.
+    #[error("file /var/etc/ikecert/{0} already exists")]
+    EsPicFileExists(String),
+}
+
+/// What an ES PIC file at the top of the store holds ([`es_pic_content`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EsPicContent {
+    /// One or more certificates (DER or PEM).
+    Certificate,
+    /// A private key (PKCS#8, PKCS#1 or SEC1; DER or PEM).
+    KeyPair,
+    /// A CRL.
+    Crl,
+    /// A PKCS#10 certificate request.
+    Request,
+}
+
+/// What the ES PIC file `bytes` holds: a certificate, a key pair, a CRL or
+/// a certificate request; anything else is not an ES PIC file (`Err`
+/// says so, without quoting the content).
+pub fn es_pic_content(bytes: &[u8]) -> Result<EsPicContent, String> {
+    if encoding::certificates(bytes).is_ok_and(|c| !c.is_empty()) {
+        Ok(EsPicContent::Certificate)
+    } else if encoding::crl(bytes).is_ok() {
+        Ok(EsPicContent::Crl)
+    } else if encoding::request(bytes).is_ok() {
+        Ok(EsPicContent::Request)
+    } else if KeyPair::from_bytes(bytes).is_ok() {
+        Ok(EsPicContent::KeyPair)
+    } else {
+        Err("unknown entry: not a certificate, key pair, CRL or certificate request (what an ES PIC file of /var/etc/ikecert holds)".into())
+    }
 }
 
 /// Where a key pair came from.
@@ -312,6 +345,22 @@ impl Pki {
                 path: f.path,
                 reason: f.reason,
             });
+        }
+        // ES PIC files are the operator's: checked for what they hold,
+        // never loaded into the store's own maps, never changed.
+        for f in scan.files {
+            let checked = match pki.store.read_file(&f.name) {
+                // A key pair file is private.
+                Ok(Some(b)) => es_pic_content(&Zeroizing::new(b)).map(drop),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(reason) = checked {
+                problems.push(LoadProblem {
+                    path: f.path,
+                    reason,
+                });
+            }
         }
         for entry in scan.entries {
             let bytes = match pki.store.read(entry.kind, &entry.id) {
@@ -508,6 +557,39 @@ impl Pki {
             spec,
             warning: spec.weakness(),
         })
+    }
+
+    /// `request security key-pair NAME` (ES PIC): key pair `NAME` in the
+    /// store (what `key-file NAME` and the `security pki` commands use)
+    /// and the ES PIC file `/var/etc/ikecert/NAME` holding it (PKCS#8
+    /// PEM, mode 0600, written atomically), which `local-key-pair NAME`
+    /// reads. Refused, with nothing written, if either exists or `NAME`
+    /// cannot be a file name there; if the file cannot be written the key
+    /// pair is removed again.
+    pub fn generate_es_pic_key_pair(
+        &mut self,
+        name: &str,
+        spec: KeySpec,
+    ) -> Result<Generated, PkiError> {
+        id::check(name)?;
+        let path = self.store.file_path(name)?;
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(PkiError::EsPicFileExists(name.to_string()));
+        }
+        let generated = self.generate_key_pair(name, spec)?;
+        let written = self
+            .key(name)
+            .and_then(|k| Ok(k.to_pkcs8_pem()?))
+            .and_then(|pem| Ok(self.store.write_file(name, pem.as_bytes())?));
+        if let Err(e) = written {
+            // Undo: the command failed, the key pair must not stay.
+            if let Err(undo) = self.clear_key_pair(name) {
+                tracing::error!(target: "pki", "key pair {name} not removed after a failed write: {undo}");
+            }
+            return Err(e);
+        }
+        tracing::info!(target: "pki", "key pair {name} written to /var/etc/ikecert/{name}");
+        Ok(generated)
     }
 
     /// `clear security pki key-pair certificate-id ID`.
@@ -1500,5 +1582,72 @@ mod tests {
         );
         assert!(pki.scep_key("r1").is_ok());
         assert!(matches!(pki.scep_key("none"), Err(PkiError::NoKeyPair(_))));
+    }
+
+    #[test]
+    fn es_pic_key_pair_is_a_store_key_and_a_file_and_nothing_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let spec = KeySpec::es_pic(KeyAlgorithm::Rsa, 1024).unwrap();
+        pki.generate_es_pic_key_pair("batt", spec).unwrap();
+        let file = std::fs::read(root.join("batt")).unwrap();
+        let from_file = KeyPair::from_bytes(&file).unwrap();
+        let stored = &pki.key_pairs()["batt"].key;
+        assert_eq!(
+            from_file.public_key_info().unwrap(),
+            stored.public_key_info().unwrap(),
+            "the file holds the store's key pair"
+        );
+        assert_eq!(
+            std::fs::metadata(root.join("batt"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        // Again: refused, nothing changes.
+        let before = files(&root);
+        let e = pki.generate_es_pic_key_pair("batt", spec).unwrap_err();
+        assert_eq!(e.to_string(), "file /var/etc/ikecert/batt already exists");
+        // A name the store uses itself.
+        let e = pki.generate_es_pic_key_pair("crl", spec).unwrap_err();
+        assert!(e.to_string().contains("own crl directory"), "{e}");
+        // The file cannot be written: the key pair does not stay.
+        // (write 1: the store key, 2: metadata, 3: the file)
+        pki.store().fail_before_rename(3);
+        assert!(matches!(
+            pki.generate_es_pic_key_pair("k2", spec),
+            Err(PkiError::Store(StoreError::Injected(_)))
+        ));
+        assert!(!pki.key_pairs().contains_key("k2"));
+        let _ = std::fs::remove_file(root.join(".k2.tmp"));
+        assert_eq!(files(&root), before);
+        // Reopened: the ES PIC file is no problem, not a key pair of the
+        // store's own (the store key is), and its bytes are kept.
+        drop(pki);
+        let pki = open(&root);
+        assert_eq!(pki.key_pairs().keys().collect::<Vec<_>>(), ["batt"]);
+        assert_eq!(std::fs::read(root.join("batt")).unwrap(), file);
+    }
+
+    #[test]
+    fn open_checks_what_es_pic_files_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let (_, ca_cert) = ca();
+        drop(open(&root));
+        let der = certificate_der(ca_cert);
+        std::fs::write(root.join("ca1.der"), &der).unwrap();
+        std::fs::write(root.join("ca1.pem"), encoding::pem("CERTIFICATE", &der)).unwrap();
+        std::fs::write(root.join("notes.txt"), "hello").unwrap();
+        let (pki, problems) = Pki::open(&root, "SN1").unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].path, root.join("notes.txt"));
+        assert!(problems[0].reason.contains("not a certificate, key pair"));
+        assert!(pki.ca_certificates().is_empty() && pki.local_certificates().is_empty());
+        assert_eq!(es_pic_content(&der), Ok(EsPicContent::Certificate));
+        assert!(es_pic_content(b"").is_err());
     }
 }

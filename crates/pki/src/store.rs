@@ -14,9 +14,19 @@
 //! | [`Kind::Ra`]        | `registration-authority/<id>.cert` (PEM bundle)         |
 //! | [`Kind::Enrollment`]| `enrollment/<id>.json` (mode 0600: may hold a secret)   |
 //! | metadata            | `metadata.json` at the root (readable JSON)             |
+//! | ES PIC file         | `<name>` at the root (see below)                        |
 //!
 //! Every file is written with mode 0600; the store directory and its
 //! subdirectories are 0700.
+//!
+//! **ES PIC files.** The ES PIC era commands (`request security key-pair`,
+//! `request security certificate enroll filename F`) and the ES PIC IKE
+//! policy (`local-certificate F`, `local-key-pair F`) name plain files of
+//! `/var/etc/ikecert`: they live at the top of the store, beside its own
+//! subdirectories, under the operator's name ([`check_file_name`]). The
+//! store lists them in [`Scan::files`] (never as foreign), keeps them out
+//! of its entries, never removes or rewrites one on its own, and writes
+//! them like everything else: atomically, mode 0600 ([`Store::write_file`]).
 //!
 //! A write goes to a temporary file `.<file-name>.tmp` in the same
 //! directory, which is synced and then renamed over the target, after which
@@ -123,6 +133,14 @@ pub enum StoreError {
     /// A failure injected by [`Store::fail_before_rename`].
     #[error("injected failure before renaming {}", .0.display())]
     Injected(PathBuf),
+    /// The name is not usable for an ES PIC file ([`check_file_name`]).
+    #[error("file name {name:?} is not usable in /var/etc/ikecert: {why}")]
+    BadFileName {
+        /// The name given.
+        name: String,
+        /// Why not.
+        why: String,
+    },
 }
 
 /// Everything found in the store by [`Store::scan`].
@@ -132,6 +150,19 @@ pub struct Scan {
     pub entries: Vec<Entry>,
     /// Entries the store does not recognise, sorted by path.
     pub foreign: Vec<Foreign>,
+    /// ES PIC files: regular files at the top of the store with a usable
+    /// name ([`check_file_name`]), sorted by name. The store does not look
+    /// inside them (the manager checks what they hold).
+    pub files: Vec<EsPicFile>,
+}
+
+/// An ES PIC file at the top of the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EsPicFile {
+    /// Its name in `/var/etc/ikecert`.
+    pub name: String,
+    /// Its path.
+    pub path: PathBuf,
 }
 
 /// A recognised file in the store.
@@ -287,13 +318,72 @@ impl Store {
             match Kind::from_dir(&name) {
                 Some(kind) if ty.is_dir() => self.scan_kind(kind, &path, &mut scan),
                 Some(_) => scan.foreign.push(foreign(&path, "expected a directory")),
+                None if ty.is_file() => match check_file_name(&name) {
+                    Ok(()) => scan.files.push(EsPicFile { name, path }),
+                    Err(e) => scan
+                        .foreign
+                        .push(foreign(&path, format!("unknown entry: {}", why_of(&e)))),
+                },
                 None => scan.foreign.push(foreign(&path, "unknown entry")),
             }
         }
         scan.entries
             .sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         scan.foreign.sort_by(|a, b| a.path.cmp(&b.path));
+        scan.files.sort_by(|a, b| a.name.cmp(&b.name));
         scan
+    }
+
+    /// The path of ES PIC file `name` (checked with [`check_file_name`]).
+    pub fn file_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        check_file_name(name)?;
+        Ok(self.root.join(name))
+    }
+
+    /// Writes ES PIC file `name` at the top of the store, replacing any
+    /// previous content: atomically (temporary file, fsync, rename, fsync
+    /// of the directory; the fault hook applies), mode 0600 like every
+    /// store file (a key pair file is private).
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.file_path(name)?;
+        self.atomic_write(&path, bytes)
+    }
+
+    /// The content of ES PIC file `name`, or `None` if there is none.
+    pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.file_path(name)?;
+        match fs::symlink_metadata(&path) {
+            Ok(m) if !m.is_file() => Err(io_err(
+                &path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    describe_not_file(m.file_type()),
+                ),
+            )),
+            _ => read_optional(&path),
+        }
+    }
+
+    /// Whether ES PIC file `name` exists as a regular file (false for an
+    /// unusable name).
+    pub fn file_exists(&self, name: &str) -> bool {
+        self.file_path(name)
+            .is_ok_and(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+    }
+
+    /// Removes ES PIC file `name` (`Ok(false)` if there was none), then
+    /// fsyncs the directory. Only for undoing a failed operation: the
+    /// store never removes an ES PIC file on its own.
+    pub fn remove_file(&self, name: &str) -> Result<bool, StoreError> {
+        let path = self.file_path(name)?;
+        let _guard = self.lock();
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err(&path, e)),
+        }
+        sync_dir(&self.root)?;
+        Ok(true)
     }
 
     /// metadata.json contents (`None` if absent).
@@ -412,6 +502,57 @@ fn rename_into_place(tmp: &Path, target: &Path, dir: &Path) -> Result<(), StoreE
         return Err(io_err(target, e));
     }
     sync_dir(dir)
+}
+
+/// The longest ES PIC file name.
+pub const MAX_FILE_NAME: usize = 128;
+
+/// Checks that `name` can be an ES PIC file at the top of the store: 1 to
+/// [`MAX_FILE_NAME`] characters, letters, digits and `.`, `_`, `-`, `+`,
+/// `@`, `=`, `,`, `:`, not starting with `.` (hidden and temporary files,
+/// `.` and `..`), and not one of the store's own names (its
+/// subdirectories and `metadata.json`).
+pub fn check_file_name(name: &str) -> Result<(), StoreError> {
+    let bad = |why: String| {
+        Err(StoreError::BadFileName {
+            name: name.to_string(),
+            why,
+        })
+    };
+    if name.is_empty() {
+        return bad("the name is empty".into());
+    }
+    if name.chars().count() > MAX_FILE_NAME {
+        return bad(format!("longer than {MAX_FILE_NAME} characters"));
+    }
+    if name.starts_with('.') {
+        return bad("a name must not start with '.'".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._-+@=,:".contains(*c)))
+    {
+        return bad(format!(
+            "character {c:?} is not allowed (letters, digits and . _ - + @ = , : are)"
+        ));
+    }
+    if name == METADATA {
+        return bad("the name is the store's own metadata file".into());
+    }
+    if Kind::from_dir(name).is_some() {
+        return bad(format!(
+            "the name is the certificate store's own {name} directory"
+        ));
+    }
+    Ok(())
+}
+
+/// The reason of a [`StoreError::BadFileName`] (else the whole message).
+fn why_of(e: &StoreError) -> String {
+    match e {
+        StoreError::BadFileName { why, .. } => format!("not an ES PIC file name ({why})"),
+        other => other.to_string(),
+    }
 }
 
 /// Checks `id` against the Junos identifier rule.
@@ -723,6 +864,8 @@ mod tests {
         fs::write(root.join("key-pair/.priv"), b"k").unwrap();
         fs::write(root.join("crl/x.cert"), b"k").unwrap();
         fs::write(root.join("junk"), b"junk").unwrap();
+        fs::write(root.join(".hidden"), b"junk").unwrap();
+        fs::write(root.join("sp ace"), b"junk").unwrap();
         fs::create_dir(root.join("local/sub.cert")).unwrap();
         fs::create_dir(root.join("extra")).unwrap();
 
@@ -748,10 +891,20 @@ mod tests {
         assert!(reason("key-pair/a.b.priv").contains("identifier"));
         assert!(reason("key-pair/.priv").contains("identifier"));
         assert!(reason("crl/x.cert").contains("expected .crl"));
-        assert_eq!(reason("junk"), "unknown entry");
+        assert!(reason(".hidden").starts_with("unknown entry: not an ES PIC file name"));
+        assert!(reason("sp ace").contains("' ' is not allowed"));
         assert_eq!(reason("extra"), "unknown entry");
         assert!(reason("local/sub.cert").contains("directory"));
-        assert_eq!(scan.foreign.len(), 7, "{:?}", scan.foreign);
+        assert_eq!(scan.foreign.len(), 8, "{:?}", scan.foreign);
+        // A plain file at the top with a usable name is an ES PIC file
+        // (what it holds is the manager's business), not foreign.
+        assert_eq!(
+            scan.files,
+            [EsPicFile {
+                name: "junk".into(),
+                path: root.join("junk")
+            }]
+        );
         // Sorted by path.
         let paths: Vec<&PathBuf> = scan.foreign.iter().map(|f| &f.path).collect();
         let mut sorted = paths.clone();
@@ -837,6 +990,97 @@ mod tests {
         assert!(store.scan().entries.is_empty());
         // The longest valid identifier is fine.
         store.write(Kind::Local, &"x".repeat(32), b"x").unwrap();
+    }
+
+    #[test]
+    fn es_pic_files_live_at_the_top_and_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let store = Store::open(&root).unwrap();
+        store.write(Kind::KeyPair, "batt", b"store key").unwrap();
+        store.write_file("batt", b"es pic key").unwrap();
+        store.write_file("ca1.der", b"\x30\x82").unwrap();
+        assert_eq!(mode(&root.join("batt")), 0o600);
+        assert_eq!(mode(&root.join("ca1.der")), 0o600);
+        assert_eq!(store.read_file("batt").unwrap().unwrap(), b"es pic key");
+        assert_eq!(store.read_file("nothing").unwrap(), None);
+        assert!(store.file_exists("batt") && !store.file_exists("nothing"));
+        let scan = store.scan();
+        assert!(scan.foreign.is_empty(), "{:?}", scan.foreign);
+        let names: Vec<&str> = scan.files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["batt", "ca1.der"]);
+        // Not an entry of the store's own.
+        let entries: Vec<(Kind, &str)> = scan
+            .entries
+            .iter()
+            .map(|e| (e.kind, e.id.as_str()))
+            .collect();
+        assert_eq!(entries, [(Kind::KeyPair, "batt")]);
+        // A failed write leaves the old content; a reopen keeps every file
+        // as it was (and removes only the temporary).
+        store.fail_before_rename(1);
+        assert!(matches!(
+            store.write_file("batt", b"new"),
+            Err(StoreError::Injected(_))
+        ));
+        assert!(root.join(".batt.tmp").is_file());
+        drop(store);
+        let store = Store::open(&root).unwrap();
+        assert!(!root.join(".batt.tmp").exists());
+        assert_eq!(store.read_file("batt").unwrap().unwrap(), b"es pic key");
+        assert_eq!(store.read_file("ca1.der").unwrap().unwrap(), b"\x30\x82");
+        assert_eq!(
+            store.read(Kind::KeyPair, "batt").unwrap().unwrap(),
+            b"store key"
+        );
+        assert!(store.remove_file("ca1.der").unwrap());
+        assert!(!store.remove_file("ca1.der").unwrap());
+    }
+
+    #[test]
+    fn es_pic_file_names_cannot_reach_the_stores_own() {
+        let (_dir, store) = open();
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".x.tmp",
+            "a/b",
+            "../x",
+            "a b",
+            "a\nb",
+            "metadata.json",
+            "key-pair",
+            "crl",
+            "enrollment",
+        ] {
+            let e = store.write_file(bad, b"x").unwrap_err();
+            assert!(
+                matches!(&e, StoreError::BadFileName { name, .. } if name == bad),
+                "{bad:?}: {e}"
+            );
+            assert!(store.read_file(bad).is_err(), "{bad:?}");
+            assert!(!store.file_exists(bad), "{bad:?}");
+        }
+        assert_eq!(
+            check_file_name("crl").unwrap_err().to_string(),
+            "file name \"crl\" is not usable in /var/etc/ikecert: the name is the certificate store's own crl directory"
+        );
+        let long = "x".repeat(MAX_FILE_NAME + 1);
+        assert!(check_file_name(&long).is_err());
+        for good in [
+            "batt",
+            "ca1.der",
+            "r1_cert.pem",
+            "a-b+c@d=e,f:g",
+            &long[1..],
+        ] {
+            check_file_name(good).unwrap();
+        }
+        // Nothing was written anywhere.
+        let scan = store.scan();
+        assert!(scan.files.is_empty() && scan.foreign.is_empty(), "{scan:?}");
+        assert_eq!(store.read_metadata().unwrap(), None);
     }
 
     #[test]

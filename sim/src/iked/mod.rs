@@ -365,6 +365,13 @@ impl Daemon {
         let config = self.shared.state().active.clone();
         self.vpns = crate::vpn_config::vpns(&config);
         self.problems.clear();
+        // The ES PIC policies, each a gateway and VPN of its own.
+        let (es_pic, problems) = gateway::es_pic_vpns(&self.shared, &config, &self.vpns);
+        for p in &problems {
+            tracing::warn!(target: "kmd", "{p}");
+        }
+        self.vpns.extend(es_pic);
+        self.problems.extend(problems);
         let mut wanted: BTreeSet<IpAddr> = BTreeSet::new();
         for v in &self.vpns {
             match v.gateway.local_address {
@@ -633,15 +640,16 @@ impl Daemon {
         let Some(e) = self.sas.get_mut(&key) else {
             return;
         };
-        let remote_identity = self
+        let gw = self
             .vpns
             .iter()
             .find(|v| v.name == e.vpn)
-            .and_then(|v| v.gateway.remote_identity.clone());
+            .map(|v| &v.gateway);
         let mut check = RouterCheck {
             shared: &shared,
             gateway: e.gateway.clone(),
-            remote_identity,
+            remote_identity: gw.and_then(|g| g.remote_identity.clone()),
+            es_pic_identity: gw.and_then(|g| g.es_pic.as_ref().map(|p| p.peer_identity.clone())),
             chain: None,
             refused: None,
         };
