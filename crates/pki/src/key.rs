@@ -285,6 +285,14 @@ impl KeyPair {
         let gen_err = |e: &dyn fmt::Display| KeyError::Generate(e.to_string());
         let mut rng = rng();
         Ok(match (spec.algorithm, spec.bits) {
+            (KeyAlgorithm::Rsa, bits) if (bits as usize) < rsa::PublicKey::MIN_SIZE => {
+                return Err(KeyError::Unsupported(format!(
+                    "RSA {bits}-bit keys are accepted in the syntax but cannot be made: the RSA \
+                     library refuses moduli below {} bits to generate, load or verify with \
+                     (512-bit RSA was factored publicly in 1999); use size 1024 or more",
+                    rsa::PublicKey::MIN_SIZE
+                )));
+            }
             (KeyAlgorithm::Rsa, bits) => KeyPair::Rsa(Box::new(
                 rsa::PrivateKey::new(&mut rng, bits as usize).map_err(|e| gen_err(&e))?,
             )),
@@ -623,6 +631,17 @@ impl signature::Signer<SignatureBytes> for KeySigner<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rsa_512_is_refused_with_the_reason() {
+        for spec in [
+            KeySpec::es_pic(KeyAlgorithm::Rsa, 512).unwrap(),
+            KeySpec::new(KeyAlgorithm::Rsa, 512).unwrap(),
+        ] {
+            let e = KeyPair::generate(spec).err().unwrap().to_string();
+            assert!(e.contains("RSA 512-bit keys") && e.contains("below 1024 bits"), "{e}");
+        }
+    }
 
     #[test]
     fn es_pic_sizes_and_the_1596_bit_key() {
