@@ -252,6 +252,9 @@ impl OpenKeys {
         let mut iv = [0u8; BLOCK_LEN];
         iv.copy_from_slice(&esp[ESP_HEADER_LEN..ESP_HEADER_LEN + BLOCK_LEN]);
         let ct = &esp[ESP_HEADER_LEN + BLOCK_LEN..esp.len() - icv_len];
-        crate::inbound::decrypt(&self.dec, &iv, ct, out)
+        match crate::inbound::decrypt(&self.dec, &iv, ct, out)? {
+            0 => Err(M::InnerEmpty.into()),
+            inner_len => Ok(inner_len),
+        }
     }
 }

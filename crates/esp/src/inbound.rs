@@ -190,15 +190,21 @@ pub struct Checked {
     pub seq: u32,
 }
 
-/// Decrypts `ct` and checks the trailer; writes exactly the inner packet
-/// to `out` and returns its length. If `out` cannot hold the inner packet
-/// nothing is written.
+/// Decrypts `ct` and checks the trailer; writes the inner packet to the
+/// start of `out` and returns its length. If `out` has room for all of
+/// `ct`, it is decrypted there in one call (the bytes after the inner
+/// packet then hold padding and trailer); otherwise exactly the inner
+/// packet is written, and nothing if `out` cannot hold it.
 pub(crate) fn decrypt(
     dec: &CbcDecryptor,
     iv: &[u8; BLOCK_LEN],
     ct: &[u8],
     out: &mut [u8],
 ) -> Result<usize, EspError> {
+    if let Some(whole) = out.get_mut(..ct.len()) {
+        dec.decrypt_b2b(iv, ct, whole)?;
+        return check_trailer(whole);
+    }
     let blocks = ct.len() / BLOCK_LEN;
     // The last block alone tells the pad length and next header.
     let prev = if blocks >= 2 {
@@ -260,5 +266,34 @@ pub(crate) fn decrypt(
         .into());
     }
     out[split..inner_len].copy_from_slice(&tail[..tail_inner]);
+    Ok(inner_len)
+}
+
+/// Checks the padding, pad length and next header of a decrypted payload
+/// (inner packet, padding, trailer); returns the inner packet's length.
+fn check_trailer(plain: &[u8]) -> Result<usize, EspError> {
+    let [.., pad, next_header] = *plain else {
+        return Err(M::BadPadding.into());
+    };
+    let inner_len = plain
+        .len()
+        .checked_sub(TRAILER_LEN + usize::from(pad))
+        .ok_or(M::BadPadding)?;
+    let padding = &plain[inner_len..plain.len() - TRAILER_LEN];
+    if padding.iter().enumerate().any(|(i, &b)| b != (i + 1) as u8) {
+        return Err(M::BadPadding.into());
+    }
+    let expected = match next_header {
+        NEXT_IPV4 => 4,
+        NEXT_IPV6 => 6,
+        other => return Err(M::UnknownNextHeader(other).into()),
+    };
+    if inner_len > 0 && plain[0] >> 4 != expected {
+        return Err(M::InnerVersionMismatch {
+            next_header,
+            version: plain[0] >> 4,
+        }
+        .into());
+    }
     Ok(inner_len)
 }

@@ -246,3 +246,37 @@ proptest! {
         check_same_as_one_at_a_time(CipherAlg::Aes128Cbc, IntegAlg::HmacSha1_96, v6, udp, &lens);
     }
 }
+
+#[test]
+fn an_authentic_packet_with_nothing_inside_is_refused() {
+    use esp::MalformedReason;
+    use esp::crypto::{CbcEncryptor, IntegKey};
+    let p = params(CipherAlg::Aes128Cbc, IntegAlg::HmacSha1_96, false, false);
+    let mut tx = OutboundSa::new(p.clone()).unwrap();
+    // A 14-byte inner packet fills one block exactly (no padding)...
+    let inner = ipv4_packet(20, 0)[..14].to_vec();
+    let mut pkt = vec![0u8; tx.encap_len(inner.len())];
+    let n = tx.encap(&inner, &iv(0), &mut pkt).unwrap().len;
+    assert_eq!(n, 20 + 8 + 16 + 16 + 12);
+    // ...whose block is replaced by 14 bytes of padding and the trailer,
+    // sealed with the SA's keys: authentic, and empty.
+    let mut block: Vec<u8> = (1..=14).collect();
+    block.extend([14, 4]);
+    CbcEncryptor::new(p.cipher, &p.enc_key)
+        .unwrap()
+        .encrypt_in_place(&iv(0), &mut block)
+        .unwrap();
+    pkt[44..60].copy_from_slice(&block);
+    let icv = IntegKey::new(p.integ, &p.auth_key)
+        .unwrap()
+        .compute(&pkt[20..60]);
+    pkt[60..72].copy_from_slice(icv.as_bytes());
+    let mut rx = InboundSa::new(p).unwrap();
+    let mut out = vec![0u8; 100];
+    assert_eq!(
+        rx.decap(&pkt[..n], &mut out),
+        Err(EspError::Malformed(MalformedReason::InnerEmpty))
+    );
+    assert_eq!(rx.counters().malformed, 1);
+    assert_eq!(rx.highest_seq(), 0, "the window did not move");
+}

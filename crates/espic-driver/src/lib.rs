@@ -24,7 +24,7 @@ use espic_hw::desc::{
     SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaStats,
 };
 use espic_hw::regs::{self, ctrl, int};
-use espic_hw::{FaultCode, HostMemory, Interrupt, Mmio, Opcode};
+use espic_hw::{FaultCode, HostMemory, Interrupt, Mmio, Opcode, dma_read, dma_write};
 use vm_memory::{Bytes as _, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
@@ -471,9 +471,9 @@ impl Driver {
             });
         }
         let (src, dst) = self.slot_buf(slot);
-        self.mem
-            .write_slice(input, GuestAddress(src))
-            .map_err(|_| DriverError::Memory(src))?;
+        if !dma_write(&self.mem, src, input) {
+            return Err(DriverError::Memory(src));
+        }
         let d = Descriptor {
             opcode: op as u8,
             sa_index: sa.into(),
@@ -485,9 +485,9 @@ impl Driver {
             ..Descriptor::new_zeroed()
         };
         let at = self.cmd_base + u64::from(slot) * DESCRIPTOR_SIZE as u64;
-        self.mem
-            .write_slice(d.as_bytes(), GuestAddress(at))
-            .map_err(|_| DriverError::Memory(at))?;
+        if !dma_write(&self.mem, at, d.as_bytes()) {
+            return Err(DriverError::Memory(at));
+        }
         self.slots[slot as usize] = Some(InFlight { cookie });
         self.in_flight += 1;
         self.cmd_tail = next;
@@ -730,9 +730,9 @@ impl Driver {
             while self.cpl_head != tail {
                 let at = self.cpl_base + u64::from(self.cpl_head) * COMPLETION_SIZE as u64;
                 let mut c = Completion::new_zeroed();
-                self.mem
-                    .read_slice(c.as_mut_bytes(), GuestAddress(at))
-                    .map_err(|_| DriverError::Memory(at))?;
+                if !dma_read(&self.mem, at, c.as_mut_bytes()) {
+                    return Err(DriverError::Memory(at));
+                }
                 self.cpl_head = (self.cpl_head + 1) & (self.cfg.cpl_ring - 1);
                 let slot = c.cookie.get();
                 let Some(flight) = usize::try_from(slot)
@@ -752,9 +752,9 @@ impl Driver {
                         let (_, dst) = self.slot_buf(slot as u32);
                         let len = (c.result_len.get() as usize).min(scratch.len());
                         let buf = &mut scratch[..len];
-                        self.mem
-                            .read_slice(buf, GuestAddress(dst))
-                            .map_err(|_| DriverError::Memory(dst))?;
+                        if !dma_read(&self.mem, dst, buf) {
+                            return Err(DriverError::Memory(dst));
+                        }
                         Ok(&*buf)
                     }
                     Err(e) => Err(e),

@@ -32,3 +32,31 @@ pub struct Interrupt {
     /// `INT_STATUS & !INT_MASK` at the time the event was raised.
     pub causes: u32,
 }
+
+/// Copies `buf.len()` bytes of host memory at bus address `addr` into
+/// `buf`; `false` (and `buf` unspecified) if any byte lies outside memory.
+///
+/// A range inside one memory region (the usual case) is one bounds-checked
+/// slice and one copy; only a range that spans regions takes `vm-memory`'s
+/// general, slower path.
+pub fn dma_read(mem: &HostMemory, addr: u64, buf: &mut [u8]) -> bool {
+    use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend};
+    match mem.get_slice(GuestAddress(addr), buf.len()) {
+        Ok(s) => s.copy_to(buf) == buf.len(),
+        Err(_) => mem.read_slice(buf, GuestAddress(addr)).is_ok(),
+    }
+}
+
+/// Copies `buf` into host memory at bus address `addr`; `false` (and
+/// nothing or part written) if any byte lies outside memory. See
+/// [`dma_read`].
+pub fn dma_write(mem: &HostMemory, addr: u64, buf: &[u8]) -> bool {
+    use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend};
+    match mem.get_slice(GuestAddress(addr), buf.len()) {
+        Ok(s) => {
+            s.copy_from(buf);
+            true
+        }
+        Err(_) => mem.write_slice(buf, GuestAddress(addr)).is_ok(),
+    }
+}

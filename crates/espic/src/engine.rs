@@ -19,7 +19,7 @@ use espic_hw::desc::{
     SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaBlock,
 };
 use espic_hw::regs::{self, ctrl, int};
-use espic_hw::{FaultCode, HostMemory, Opcode, Status};
+use espic_hw::{FaultCode, HostMemory, Opcode, Status, dma_read, dma_write};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -109,6 +109,10 @@ pub struct Engine {
     /// Completion ring tail and interrupt causes of the batch being run.
     cpl_tail: u32,
     causes: u32,
+    /// The batch's descriptors, read from the ring in one or two copies.
+    descs: Vec<Descriptor>,
+    /// The batch's completions, written to the ring in one or two copies.
+    cpls: Vec<Completion>,
 }
 
 /// A lot whose crypto is done or under way.
@@ -149,6 +153,8 @@ impl Engine {
             next_worker: 0,
             cpl_tail: 0,
             causes: 0,
+            descs: vec![Descriptor::new_zeroed(); regs::BATCH_LIMIT as usize],
+            cpls: Vec::with_capacity(regs::BATCH_LIMIT as usize),
         }
     }
 
@@ -300,7 +306,13 @@ impl Engine {
         let n = pending.min(free).min(batch_max);
         self.causes = int::COMPLETION;
         self.cpl_tail = cpl_tail;
-        if self.run_descriptors(rings, &mut head, n).is_err() {
+        self.cpls.clear();
+        if self
+            .run_descriptors(rings, &mut head, n)
+            .and_then(|()| self.write_completions(rings, cpl_tail))
+            .is_err()
+        {
+            self.cpls.clear();
             self.abandon();
             return false;
         }
@@ -314,17 +326,26 @@ impl Engine {
     /// Runs `n` descriptors from `head`: transforms go into lots, anything
     /// else runs once every lot before it has completed.
     fn run_descriptors(&mut self, rings: Rings, head: &mut u32, n: u32) -> Result<(), Stopped> {
-        for _ in 0..n {
-            let at = rings.cmd_base + u64::from(*head) * DESCRIPTOR_SIZE as u64;
-            let mut d = Descriptor::new_zeroed();
-            if self
-                .mem
-                .read_slice(d.as_mut_bytes(), GuestAddress(at))
-                .is_err()
-            {
+        let n = (n as usize).min(self.descs.len());
+        // The batch in at most two copies: up to the end of the ring, then
+        // from its start.
+        let first = n.min((rings.cmd_size - *head) as usize);
+        for (start, slot, count) in [(0, *head, first), (first, 0, n - first)] {
+            if count == 0 {
+                continue;
+            }
+            let at = rings.cmd_base + u64::from(slot) * DESCRIPTOR_SIZE as u64;
+            if !dma_read(
+                &self.mem,
+                at,
+                self.descs[start..start + count].as_mut_bytes(),
+            ) {
                 self.fail_fatal(FaultCode::RingDma, at);
                 return Err(Stopped);
             }
+        }
+        for i in 0..n {
+            let d = self.descs[i];
             match Opcode::from_raw(d.opcode) {
                 Some(op @ (Opcode::Encap | Opcode::Decap)) => self.admit(rings, op, d)?,
                 _ => {
@@ -333,7 +354,7 @@ impl Engine {
                     let mut causes = 0;
                     let done = self.execute(&d, &mut causes);
                     self.causes |= causes;
-                    self.post(rings, &d, done)?;
+                    self.post(rings, &d, done);
                 }
             }
             *head = (*head + 1) & (rings.cmd_size - 1);
@@ -342,10 +363,10 @@ impl Engine {
         self.drain(rings)
     }
 
-    /// Writes the completion of `d` at the completion ring's tail.
-    fn post(&mut self, rings: Rings, d: &Descriptor, done: Done) -> Result<(), Stopped> {
+    /// Queues the completion of `d` for the completion ring.
+    fn post(&mut self, rings: Rings, d: &Descriptor, done: Done) {
         self.count(done.status);
-        let c = Completion {
+        self.cpls.push(Completion {
             cookie: d.cookie,
             status: (done.status as u16).into(),
             flags: done.flags.into(),
@@ -354,17 +375,26 @@ impl Engine {
             seq: done.seq.into(),
             spi: done.spi.into(),
             reserved: 0.into(),
-        };
-        let at = rings.cpl_base + u64::from(self.cpl_tail) * COMPLETION_SIZE as u64;
-        if self
-            .mem
-            .write_slice(c.as_bytes(), GuestAddress(at))
-            .is_err()
-        {
-            self.fail_fatal(FaultCode::RingDma, at);
-            return Err(Stopped);
-        }
+        });
         self.cpl_tail = (self.cpl_tail + 1) & (rings.cpl_size - 1);
+    }
+
+    /// Writes the batch's completions from slot `from` on, in at most two
+    /// copies.
+    fn write_completions(&mut self, rings: Rings, from: u32) -> Result<(), Stopped> {
+        let n = self.cpls.len();
+        let first = n.min((rings.cpl_size - from) as usize);
+        for (start, slot, count) in [(0, from, first), (first, 0, n - first)] {
+            if count == 0 {
+                continue;
+            }
+            let at = rings.cpl_base + u64::from(slot) * COMPLETION_SIZE as u64;
+            if !dma_write(&self.mem, at, self.cpls[start..start + count].as_bytes()) {
+                self.fail_fatal(FaultCode::RingDma, at);
+                return Err(Stopped);
+            }
+        }
+        self.cpls.clear();
         Ok(())
     }
 
@@ -440,16 +470,13 @@ impl Engine {
                 }
             },
         };
-        let mut result = Ok(());
         for job in lot.jobs.drain(..) {
             let done = self.finish_job(&lot.dst, &job);
-            if result.is_ok() {
-                result = self.post(rings, &job.desc, done);
-            }
+            self.post(rings, &job.desc, done);
         }
         lot.reset();
         self.spare.push(lot);
-        result
+        Ok(())
     }
 
     /// The outcome of one job of a lot whose crypto is done: for DECAP the
@@ -487,11 +514,7 @@ impl Engine {
         };
         let dst_addr = job.desc.dst_addr.get();
         let written = dst.get(at..at + outcome.len).unwrap_or_default();
-        if self
-            .mem
-            .write_slice(written, GuestAddress(dst_addr))
-            .is_err()
-        {
+        if !dma_write(&self.mem, dst_addr, written) {
             // Checked at admission; a region cannot shrink under us. Report it all the same.
             let mut causes = 0;
             let status = self.dma_fault(FaultCode::DmaWrite, dst_addr, &mut causes);
@@ -578,7 +601,7 @@ impl Engine {
         let lot = &mut self.lot;
         let input = lot.take_src(src_len);
         let bytes = &mut lot.src[input.range()];
-        if self.mem.read_slice(bytes, GuestAddress(src)).is_err() {
+        if !dma_read(&self.mem, src, bytes) {
             let mut causes = 0;
             let status = self.dma_fault(FaultCode::DmaRead, src, &mut causes);
             self.causes |= causes;
@@ -661,7 +684,9 @@ impl Engine {
             Permissions::Read
         };
         let fits = addr.checked_add(len as u64).is_some()
-            && self.mem.check_range(GuestAddress(addr), len, access);
+            && (vm_memory::GuestMemoryBackend::get_slice(&*self.mem, GuestAddress(addr), len)
+                .is_ok()
+                || self.mem.check_range(GuestAddress(addr), len, access));
         if fits {
             Ok(())
         } else {
