@@ -24,7 +24,7 @@ use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromZeros, IntoBytes};
 
 use crate::lot::{Job, JobState, Lot};
-use crate::regfile::RegisterFile;
+use crate::regfile::{RegisterFile, Tally};
 use crate::sa_table::{self, SaEntry, SaTable};
 use crate::workers::Workers;
 
@@ -113,6 +113,8 @@ pub struct Engine {
     descs: Vec<Descriptor>,
     /// The batch's completions, written to the ring in one or two copies.
     cpls: Vec<Completion>,
+    /// The batch's counts, added to the counters before it is published.
+    tally: Tally,
 }
 
 /// A lot whose crypto is done or under way.
@@ -155,6 +157,7 @@ impl Engine {
             causes: 0,
             descs: vec![Descriptor::new_zeroed(); regs::BATCH_LIMIT as usize],
             cpls: Vec::with_capacity(regs::BATCH_LIMIT as usize),
+            tally: Tally::default(),
         }
     }
 
@@ -313,10 +316,13 @@ impl Engine {
             .is_err()
         {
             self.cpls.clear();
+            self.regs.count_tally(&mut self.tally);
             self.abandon();
             return false;
         }
-        // Publish: completions first, then the indices (Release stores).
+        // Publish: counters and completions first, then the indices
+        // (Release stores).
+        self.regs.count_tally(&mut self.tally);
         self.regs.set(regs::CPL_TAIL, self.cpl_tail);
         self.regs.set(regs::CMD_HEAD, head);
         self.regs.raise(self.causes);
@@ -365,7 +371,10 @@ impl Engine {
 
     /// Queues the completion of `d` for the completion ring.
     fn post(&mut self, rings: Rings, d: &Descriptor, done: Done) {
-        self.count(done.status);
+        self.tally.add(regs::CNT_DESCRIPTORS, 1);
+        if let Some(counter) = done.status.counter() {
+            self.tally.add(counter, 1);
+        }
         self.cpls.push(Completion {
             cookie: d.cookie,
             status: (done.status as u16).into(),
@@ -540,8 +549,8 @@ impl Engine {
         } else {
             (regs::CNT_DECAP_PKTS, regs::CNT_DECAP_BYTES)
         };
-        self.regs.count(pkts, 1);
-        self.regs.count(bytes, inner_len as u64);
+        self.tally.add(pkts, 1);
+        self.tally.add(bytes, inner_len as u64);
         Done {
             status: Status::Ok,
             result_len: outcome.len as u32,

@@ -20,6 +20,20 @@ const CNT_BASE: u32 = 0x100;
 /// Number of 64-bit counters.
 const CNT_SLOTS: usize = 18;
 
+/// Counts gathered over a batch, added to the counters once per batch
+/// ([`RegisterFile::count_tally`]) rather than one atomic add per event.
+#[derive(Debug, Default)]
+pub struct Tally([u64; CNT_SLOTS]);
+
+impl Tally {
+    /// Adds `n` to the counter at `offset` (ignored if it names none).
+    pub fn add(&mut self, offset: u32, n: u64) {
+        if let Some(c) = RegisterFile::counter_slot(offset).and_then(|i| self.0.get_mut(i)) {
+            *c += n;
+        }
+    }
+}
+
 /// The card's registers and its interrupt logic.
 pub struct RegisterFile {
     r32: [AtomicU32; R32_SLOTS],
@@ -100,6 +114,17 @@ impl RegisterFile {
     pub fn count(&self, offset: u32, n: u64) {
         if let Some(i) = Self::counter_slot(offset) {
             self.counters[i].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds a batch's worth of counts at once: `tally[i]` to the counter in
+    /// slot `i` (see [`Tally`]), and clears `tally`.
+    pub fn count_tally(&self, tally: &mut Tally) {
+        for (c, n) in self.counters.iter().zip(tally.0.iter_mut()) {
+            if *n != 0 {
+                c.fetch_add(*n, Ordering::Relaxed);
+                *n = 0;
+            }
         }
     }
 
