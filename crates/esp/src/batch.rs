@@ -125,43 +125,47 @@ impl SealKeys {
     /// CBC over up to [`LANES`] checked spans, block `j` of every packet in
     /// one cipher call.
     fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
-        let mut chain = [Block::default(); LANES];
+        // Per packet: where its ciphertext starts, its length in blocks,
+        // and the last ciphertext block (the IV to begin with), as a word.
+        let mut ct_at = [0usize; LANES];
         let mut blocks = [0usize; LANES];
-        for ((c, b), s) in chain.iter_mut().zip(&mut blocks).zip(spans) {
-            let iv_at = s.start + ESP_HEADER_LEN;
-            if let Some(iv) = buf.get(iv_at..iv_at + BLOCK_LEN) {
-                c.copy_from_slice(iv);
-            }
-            *b = ct_blocks(s.len, icv_len).unwrap_or(0);
+        let mut chain = [0u128; LANES];
+        for (k, s) in spans.iter().enumerate().take(LANES) {
+            ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
+            blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
+            chain[k] = load(buf, s.start + ESP_HEADER_LEN);
         }
         let rounds = blocks.iter().copied().max().unwrap_or(0);
         let mut lane = [Block::default(); LANES];
         let mut owner = [0usize; LANES];
         for j in 0..rounds {
             let mut m = 0;
-            for (k, s) in spans.iter().enumerate() {
-                if blocks[k] <= j {
-                    continue;
+            for k in 0..spans.len().min(LANES) {
+                if blocks[k] > j {
+                    let x = load(buf, ct_at[k] + j * BLOCK_LEN) ^ chain[k];
+                    lane[m] = Block::from(x.to_ne_bytes());
+                    owner[m] = k;
+                    m += 1;
                 }
-                let at = s.start + ESP_HEADER_LEN + BLOCK_LEN + j * BLOCK_LEN;
-                if let Some(p) = buf.get(at..at + BLOCK_LEN) {
-                    for ((o, x), y) in lane[m].iter_mut().zip(p).zip(chain[k].iter()) {
-                        *o = x ^ y;
-                    }
-                }
-                owner[m] = k;
-                m += 1;
             }
             self.enc.encrypt_blocks(&mut lane[..m]);
             for (c, &k) in lane[..m].iter().zip(&owner[..m]) {
-                let at = spans[k].start + ESP_HEADER_LEN + BLOCK_LEN + j * BLOCK_LEN;
+                let at = ct_at[k] + j * BLOCK_LEN;
                 if let Some(p) = buf.get_mut(at..at + BLOCK_LEN) {
                     p.copy_from_slice(c);
                 }
-                chain[k] = *c;
+                chain[k] = u128::from_ne_bytes(c.0);
             }
         }
     }
+}
+
+/// The 16 bytes of `buf` at `at` as a word (zero if out of range: spans
+/// are checked before this is used).
+fn load(buf: &[u8], at: usize) -> u128 {
+    buf.get(at..at + BLOCK_LEN)
+        .and_then(|b| <[u8; BLOCK_LEN]>::try_from(b).ok())
+        .map_or(0, u128::from_ne_bytes)
 }
 
 /// The keys of an inbound SA: what opening a checked packet needs.
