@@ -4,8 +4,9 @@
 //! - ring: host buffers → command ring → the card's engine thread →
 //!   completion ring, through `espic_driver::Driver` (as many requests per
 //!   doorbell as the ring takes, reaped as they complete);
-//! - engine: the bare transform the engine runs per packet,
-//!   `esp::OutboundSa::encap` / `esp::InboundSa::decap` on preallocated buffers;
+//! - engine: the bare transform as the engine runs it, no rings or DMA:
+//!   lots of 64 packets prepared / checked by the SA, sealed / opened in one
+//!   multi-buffer pass (`esp::batch`), then committed; one thread;
 //! - baseline: a naive one-packet-at-a-time ESP with the RustCrypto crates
 //!   (AES-CBC, then a new `Hmac<Sha1>` per packet over header, IV and
 //!   ciphertext).
@@ -15,8 +16,8 @@
 //! The packet model, keys and IVs are those of `mtsim bench pic` and
 //! `../shared/bench` (see docs/espic/THROUGHPUT.md).
 //!
-//! `cargo bench -p espic --bench throughput [-- --seconds S]` (default 0.5 s
-//! per measurement).
+//! `cargo bench -p espic --bench throughput [-- --seconds S] [--threads N]`
+//! (default 0.5 s per measurement; N threads run the card's crypto, default 1).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark code
 #![allow(clippy::disallowed_methods)] // a benchmark measures host time
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use aes::cipher::array::Array;
 use aes::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
 use aes::{Aes128Dec, Aes128Enc};
+use esp::batch::{LANES, Span};
 use esp::{CipherAlg, InboundSa, IntegAlg, Lifetime, OutboundSa, SaParams, Tunnel};
 use espic::Card;
 use espic_driver::{Cipher, Config, Direction, Driver, Integrity, Lifetimes, Request, SaSpec};
@@ -205,7 +207,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn new() -> Self {
+    fn new(threads: usize) -> Self {
         let mut cfg = Config {
             window_base: WINDOW,
             window_len: 0,
@@ -219,7 +221,7 @@ impl Bench {
         let mem =
             Arc::new(HostMemory::from_ranges(&[(GuestAddress(0), len)]).expect("host memory"));
         let (irq_tx, irq_rx) = crossbeam_channel::unbounded();
-        let card = Card::new(Arc::clone(&mem), irq_tx);
+        let card = Card::with_crypto_threads(Arc::clone(&mem), irq_tx, threads);
         let mut driver = Driver::probe(card.bar(), mem, irq_rx, cfg).expect("probe the card");
         driver
             .add_sa(0, &sa_spec(Direction::Outbound))
@@ -252,10 +254,12 @@ impl Bench {
                 batch.extend((next..next + free).map(|c| (c, reqs[(c % n) as usize])));
                 next += self.driver.submit(&batch).expect("submit") as u64;
             }
-            for c in self.driver.wait(Duration::from_secs(5)).expect("reap") {
-                c.result.expect("the card refused a packet");
-                done += 1;
-            }
+            self.driver
+                .wait_with(Duration::from_secs(5), |c| {
+                    c.result.expect("the card refused a packet");
+                    done += 1;
+                })
+                .expect("reap");
             stopping |= start.elapsed() >= dur;
         }
         (done, done * len, start.elapsed())
@@ -294,6 +298,7 @@ fn passes(dur: Duration, pool: u64, len: u64, mut pass: impl FnMut()) -> (u64, u
 
 fn main() {
     let mut seconds = 0.5;
+    let mut threads = 1;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--seconds" {
@@ -302,13 +307,19 @@ fn main() {
                 .and_then(|s| s.parse().ok())
                 .filter(|s: &f64| s.is_finite() && *s > 0.0)
                 .expect("--seconds wants a positive number");
+        } else if a == "--threads" {
+            threads = args
+                .next()
+                .and_then(|s| s.parse().ok())
+                .filter(|&n: &usize| (1..=16).contains(&n))
+                .expect("--threads wants 1 to 16");
         }
     }
-    let mut bench = Bench::new();
+    let mut bench = Bench::new(threads);
     println!("ES PIC throughput: ESP tunnel mode over IPv4, AES-128-CBC + HMAC-SHA1-96");
     println!(
         "{seconds} s per measurement (median of {TRIALS}); Gbit/s of inner packet bytes; \
-         ring: {RING} entries, batches of up to {BATCH_MAX}\n"
+         ring: {RING} entries, batches of up to {BATCH_MAX}, {threads} crypto thread(s)\n"
     );
     println!(
         "{:>5} {:<5} | {:>12} {:>6} | {:>12} {:>6} | {:>12} {:>6} | {:>9} {:>11}",
@@ -366,21 +377,55 @@ fn main() {
             let ring = measure(seconds, |d| bench.ring_trial(&reqs, len, d));
             let engine = if decap {
                 let mut sa = InboundSa::new(sa_params()).unwrap();
-                let mut outs = vec![vec![0u8; p]; n];
+                let keys = Arc::clone(sa.keys());
+                let mut src = Vec::new();
+                let mut spans = Vec::new();
+                for o in &outer {
+                    spans.push(Span::new(src.len(), o.len()));
+                    src.extend_from_slice(o);
+                }
+                let mut dst = vec![0u8; src.len()];
+                let (mut checked, mut esps, mut results) = (Vec::new(), Vec::new(), Vec::new());
                 measure(seconds, |d| {
                     passes(d, pool, len, || {
-                        for (o, out) in outer.iter().zip(&mut outs) {
-                            sa.decap(o, out).expect("engine decap");
+                        for lot in spans.chunks(LANES) {
+                            checked.clear();
+                            esps.clear();
+                            results.clear();
+                            for s in lot {
+                                let c = sa.check(&src[s.range()]).expect("engine check");
+                                esps.push(Span::new(s.start + c.esp.start, c.esp.len));
+                                checked.push(c);
+                                results.push(Ok(0));
+                            }
+                            keys.open_many(&src, &esps, &mut dst, lot, &mut results);
+                            for (c, r) in checked.iter().zip(&results) {
+                                sa.commit(c, *r).expect("engine decap");
+                            }
                         }
                     })
                 })
             } else {
                 let mut sa = OutboundSa::new(sa_params()).unwrap();
-                let mut outs = vec![vec![0u8; outer[0].len()]; n];
+                let keys = Arc::clone(sa.keys());
+                let slot = outer[0].len();
+                let mut buf = vec![0u8; slot * LANES];
+                let (mut esps, mut prepared) = (Vec::new(), Vec::new());
                 measure(seconds, |d| {
                     passes(d, pool, len, || {
-                        for ((i, v), out) in inner.iter().zip(&ivs).zip(&mut outs) {
-                            sa.encap(i, v, out).expect("engine encap");
+                        for (lot, ivs) in inner.chunks(LANES).zip(ivs.chunks(LANES)) {
+                            esps.clear();
+                            prepared.clear();
+                            for (k, (i, v)) in lot.iter().zip(ivs).enumerate() {
+                                let out = &mut buf[k * slot..(k + 1) * slot];
+                                let p = sa.prepare(i, v, out).expect("engine prepare");
+                                esps.push(Span::new(k * slot + p.esp.start, p.esp.len));
+                                prepared.push(p);
+                            }
+                            keys.seal_many(&mut buf, &esps).expect("engine seal");
+                            for (k, p) in prepared.iter().enumerate() {
+                                p.finish(&mut buf[k * slot..(k + 1) * slot]);
+                            }
                         }
                     })
                 })
