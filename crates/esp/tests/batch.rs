@@ -5,38 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use esp::batch::Span;
-use esp::{
-    CipherAlg, EspError, InboundSa, IntegAlg, Lifetime, LifetimeEvent, OutboundSa, SaParams,
-    Tunnel, UdpEncap,
-};
+use esp::{CipherAlg, EspError, InboundSa, IntegAlg, Lifetime, LifetimeEvent, OutboundSa};
 use proptest::prelude::*;
 
-fn params(cipher: CipherAlg, integ: IntegAlg, v6: bool, udp: bool) -> SaParams {
-    let (src, dst) = if v6 {
-        ("2001:db8::1", "2001:db8::2")
-    } else {
-        ("192.0.2.1", "192.0.2.2")
-    };
-    SaParams {
-        spi: 0x2000,
-        cipher,
-        enc_key: (0..cipher.key_len() as u8).collect(),
-        integ,
-        auth_key: (50..50 + integ.key_len() as u8).collect(),
-        tunnel: Tunnel {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            udp_encap: udp.then_some(UdpEncap {
-                src_port: 4500,
-                dst_port: 4500,
-            }),
-        },
-        replay_window: 64,
-        lifetime: Lifetime::default(),
-        initial_seq: 0,
-    }
-}
+use common::params;
 
 fn ipv4_packet(len: usize, fill: u8) -> Vec<u8> {
     let mut p = vec![fill; len.max(20)];

@@ -5,33 +5,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use std::alloc::System;
 
-use esp::{CipherAlg, InboundSa, IntegAlg, Lifetime, OutboundSa, SaParams, Tunnel, UdpEncap};
+use esp::{CipherAlg, InboundSa, IntegAlg, OutboundSa, SaParams};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 fn params(cipher: CipherAlg, integ: IntegAlg, udp: bool) -> SaParams {
-    SaParams {
-        spi: 0x1000,
-        cipher,
-        enc_key: (0..cipher.key_len() as u8).collect(),
-        integ,
-        auth_key: (100..100 + integ.key_len() as u8).collect(),
-        tunnel: Tunnel {
-            src: "192.0.2.1".parse().unwrap(),
-            dst: "192.0.2.2".parse().unwrap(),
-            udp_encap: udp.then_some(UdpEncap {
-                src_port: 4500,
-                dst_port: 4500,
-            }),
-        },
-        replay_window: 64,
-        lifetime: Lifetime::default(),
-        initial_seq: 0,
-    }
+    common::params(cipher, integ, false, udp)
 }
 
 #[test]

@@ -3,39 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod common;
+
 use esp::{
     CipherAlg, EspError, InboundSa, IntegAlg, Lifetime, LifetimeEvent, LifetimeState,
-    MalformedReason, OutboundSa, SaParams, Tunnel, UdpEncap,
+    MalformedReason, OutboundSa, SaParams,
 };
 use proptest::prelude::*;
 
 const IV: [u8; 16] = [7; 16];
 
-fn params(cipher: CipherAlg, integ: IntegAlg, v6: bool, udp: bool) -> SaParams {
-    let (src, dst) = if v6 {
-        ("2001:db8::1", "2001:db8::2")
-    } else {
-        ("192.0.2.1", "192.0.2.2")
-    };
-    SaParams {
-        spi: 0x1000,
-        cipher,
-        enc_key: (0..cipher.key_len() as u8).collect(),
-        integ,
-        auth_key: (100..100 + integ.key_len() as u8).collect(),
-        tunnel: Tunnel {
-            src: src.parse().unwrap(),
-            dst: dst.parse().unwrap(),
-            udp_encap: udp.then_some(UdpEncap {
-                src_port: 4500,
-                dst_port: 4500,
-            }),
-        },
-        replay_window: 64,
-        lifetime: Lifetime::default(),
-        initial_seq: 0,
-    }
-}
+use common::params;
 
 fn basic() -> SaParams {
     params(CipherAlg::Aes128Cbc, IntegAlg::HmacSha1_96, false, false)
