@@ -10,11 +10,14 @@
 //! | crypto | [`SealKeys`] / [`OpenKeys`], any thread | CBC and HMAC of up to [`LANES`] packets per call |
 //! | commit | the SA, serially, in packet order | [`crate::InboundSa::commit`]: anti-replay again, window update, lifetime |
 //!
-//! Encryption works across packets: block `j` of every packet is encrypted
-//! in one call to the cipher's parallel block interface (AES-NI, VAES-256 or
-//! VAES-512, picked at run time by `aes`), since CBC encryption is serial
-//! within a packet. Decryption is parallel within each packet already. The
-//! MACs of all packets go through [`IntegKey::compute_many`] /
+//! Both directions work across packets: block `j` of every packet goes
+//! through one call to the cipher's parallel block interface (AES-NI,
+//! VAES-256 or VAES-512, picked at run time by `aes`). CBC encryption is
+//! serial within a packet, so that is the only way to fill the lanes; for
+//! decryption, parallel within a packet too, it fills them with short
+//! packets (long ones fill them alone; a packet whose output cannot take
+//! its whole ciphertext is decrypted on its own, into exactly the inner
+//! packet). The MACs of all packets go through [`IntegKey::compute_many`] /
 //! [`IntegKey::verify_many`], which run HMAC-SHA1 on several streams at once.
 //! Packets are given as [`Span`]s of one buffer so that nothing is allocated
 //! per call.
@@ -27,6 +30,12 @@ use crate::outbound::ESP_HEADER_LEN;
 
 /// Packets per cipher call: one VAES-512 pass holds 64 blocks.
 pub const LANES: usize = 64;
+
+/// Packets of at most this many ciphertext blocks are decrypted across
+/// packets; longer ones fill the cipher's lanes on their own, and one call
+/// over a packet's contiguous blocks beats gathering them (measured: 1420-
+/// byte decap lost 30 % when decrypted across packets).
+const SHORT_BLOCKS: usize = 16;
 
 /// Where the ESP part (SPI .. ICV) of one packet lies in a buffer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -233,6 +242,9 @@ impl OpenKeys {
             }
             self.integ
                 .verify_many(src, &msgs[..n], &icvs[..n], &mut ok[..n]);
+            // Short authentic packets whose output has room for the whole
+            // ciphertext are decrypted together; the others one by one.
+            let mut together = [false; LANES];
             for k in 0..n {
                 if r[k].is_err() {
                     continue;
@@ -241,10 +253,77 @@ impl OpenKeys {
                     r[k] = Err(EspError::AuthFailed);
                     continue;
                 }
+                let room = ct_blocks(s[k].len, icv_len).is_ok_and(|b| {
+                    b <= SHORT_BLOCKS && o[k].len >= b * BLOCK_LEN && region(dst, o[k]).is_ok()
+                });
+                if room {
+                    together[k] = true;
+                    continue;
+                }
                 r[k] = match (region(src, s[k]), region_mut(dst, o[k])) {
                     (Ok(esp), Ok(out)) => self.decrypt(esp, out, icv_len),
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
+            }
+            self.decrypt_lanes(src, &s[..n], dst, &o[..n], &together[..n], icv_len);
+            for k in 0..n {
+                if !together[k] {
+                    continue;
+                }
+                let ct_len = s[k].len - ESP_HEADER_LEN - BLOCK_LEN - icv_len;
+                r[k] = match dst.get(o[k].start..o[k].start + ct_len) {
+                    Some(plain) => match crate::inbound::check_trailer(plain) {
+                        Ok(0) => Err(M::InnerEmpty.into()),
+                        other => other,
+                    },
+                    None => Err(EspError::BadParams("span outside the buffer")),
+                };
+            }
+        }
+    }
+
+    /// CBC decryption of the packets marked `which` (checked: authentic,
+    /// whole blocks, room in their output), block `j` of every packet in
+    /// one cipher call, into the start of their outputs.
+    fn decrypt_lanes(
+        &self,
+        src: &[u8],
+        spans: &[Span],
+        dst: &mut [u8],
+        outs: &[Span],
+        which: &[bool],
+        icv_len: usize,
+    ) {
+        let mut ct_at = [0usize; LANES];
+        let mut blocks = [0usize; LANES];
+        let mut prev = [0u128; LANES];
+        for (k, s) in spans.iter().enumerate().take(LANES) {
+            if which.get(k).copied().unwrap_or(false) {
+                ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
+                blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
+                prev[k] = load(src, s.start + ESP_HEADER_LEN);
+            }
+        }
+        let rounds = blocks.iter().copied().max().unwrap_or(0);
+        let mut lane = [Block::default(); LANES];
+        let mut owner = [0usize; LANES];
+        for j in 0..rounds {
+            let mut m = 0;
+            for k in 0..spans.len().min(LANES) {
+                if blocks[k] > j {
+                    lane[m] = Block::from(load(src, ct_at[k] + j * BLOCK_LEN).to_ne_bytes());
+                    owner[m] = k;
+                    m += 1;
+                }
+            }
+            self.dec.decrypt_blocks(&mut lane[..m]);
+            for (p, &k) in lane[..m].iter().zip(&owner[..m]) {
+                let plain = u128::from_ne_bytes(p.0) ^ prev[k];
+                let at = outs[k].start + j * BLOCK_LEN;
+                if let Some(out) = dst.get_mut(at..at + BLOCK_LEN) {
+                    out.copy_from_slice(&plain.to_ne_bytes());
+                }
+                prev[k] = load(src, ct_at[k] + j * BLOCK_LEN);
             }
         }
     }

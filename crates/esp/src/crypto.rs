@@ -10,7 +10,10 @@
 //! None of these types expose their keys, and their `Debug` prints no key material.
 
 use aes::cipher::array::Array;
-use aes::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit};
+use aes::cipher::{
+    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit,
+    KeyInit,
+};
 use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
 use core::fmt;
 use hmac::{Hmac, Mac};
@@ -152,6 +155,17 @@ impl CbcDecryptor {
             }
         };
         res.map_err(|_| not_blocks(input.len()))
+    }
+
+    /// Decrypts independent blocks (ECB), all in one call to the cipher's
+    /// parallel block interface: the building block of CBC decryption
+    /// across packets.
+    pub fn decrypt_blocks(&self, blocks: &mut [aes::Block]) {
+        match self {
+            Self::Aes128(c) => c.decrypt_blocks(blocks),
+            Self::Aes192(c) => c.decrypt_blocks(blocks),
+            Self::Aes256(c) => c.decrypt_blocks(blocks),
+        }
     }
 
     /// CBC-decrypts `buf` in place with `iv`; `buf.len()` must be a multiple of 16.

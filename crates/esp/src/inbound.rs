@@ -271,7 +271,7 @@ pub(crate) fn decrypt(
 
 /// Checks the padding, pad length and next header of a decrypted payload
 /// (inner packet, padding, trailer); returns the inner packet's length.
-fn check_trailer(plain: &[u8]) -> Result<usize, EspError> {
+pub(crate) fn check_trailer(plain: &[u8]) -> Result<usize, EspError> {
     let [.., pad, next_header] = *plain else {
         return Err(M::BadPadding.into());
     };
