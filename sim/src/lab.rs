@@ -7,10 +7,18 @@
 //! certificates and the tunnel reauthenticates with them without dropping
 //! traffic, and a revoked certificate refused. Every step is checked; the
 //! run succeeds only if all of them did what they should.
+//!
+//! With an outside CA ([`Options::outside`]) both routers enroll over
+//! CMPv2 there (each at its own URL if given), and the steps that need a CA
+//! the lab controls (renewal, revocation) are skipped with the reason. Key
+//! pairs imported from files ([`Options::keys`]) and fixed addresses
+//! ([`Options::addresses`]) let certificates be made beforehand, which is
+//! what OpenSSL's CMP mock server needs: it answers every request with one
+//! certificate (`scripts/lab-openssl-cmp-mock.sh`).
 
 use std::fmt::Write as _;
 use std::io::IsTerminal;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,8 +49,12 @@ const CERT_LIFETIME: u64 = 86_400;
 /// An outside CA instead of the embedded one.
 #[derive(Debug, Clone)]
 pub struct OutsideCa {
-    /// Its CMP URL (both routers enroll over CMPv2 there).
+    /// Its CMP URL (both routers enroll over CMPv2 there, unless R2 has
+    /// its own URL).
     pub cmp_url: String,
+    /// R2's CMP URL when it is not `cmp_url` (e.g. one OpenSSL mock
+    /// server per router, each answering with that router's certificate).
+    pub r2_cmp_url: Option<String>,
     /// The CMP reference number of the shared secret.
     pub reference: String,
     /// The shared secret.
@@ -61,6 +73,14 @@ pub struct Options {
     pub json: bool,
     /// Use this CA instead of the embedded one.
     pub outside: Option<OutsideCa>,
+    /// Import R1's and R2's key pairs from `DIR/r1.key` and `DIR/r2.key`
+    /// (PEM or DER private keys as openssl writes them) instead of
+    /// generating them, so that certificates can be made for them
+    /// beforehand.
+    pub keys: Option<PathBuf>,
+    /// R1's and R2's addresses (loopback) instead of the free pair the lab
+    /// picks, so that certificates made beforehand can carry them.
+    pub addresses: Option<(Ipv4Addr, Ipv4Addr)>,
 }
 
 /// One step of the scenario.
@@ -312,6 +332,33 @@ impl Lab {
         (at_b, at_a)
     }
 
+    /// Imports `dir/<id>.key` as key pair `id` of router `which` (through
+    /// its PKI manager, as `local-certificate load ... key` would), shows
+    /// it, and says what it is.
+    fn import_key(&mut self, which: u8, id: &str, dir: &Path) -> Result<String, String> {
+        let path = dir.join(format!("{id}.key"));
+        let bytes = zeroize::Zeroizing::new(
+            std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+        let node = self.node(which);
+        let name = node.name;
+        let spec = node
+            .router
+            .shared()
+            .pki()
+            .import_key_pair(id, &bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        self.say(&format!(
+            "lab: {} imported into {name}'s store as key pair {id}",
+            path.display()
+        ));
+        self.cli(
+            which,
+            &format!("show security pki key-pair certificate-id {id}"),
+        )?;
+        Ok(format!("{spec} ({})", path.display()))
+    }
+
     fn serial(&self, which: u8, id: &str) -> Option<String> {
         let node = if which == 1 { &self.r1 } else { &self.r2 };
         let pki = node.router.shared().pki();
@@ -322,10 +369,13 @@ impl Lab {
 }
 
 /// IKE's own ports when we may bind them, else the same pair above 1024;
-/// and R1's and R2's addresses: the first 127.0.N.1 / 127.0.N.2 whose
-/// ports are free, N starting from a number drawn from the process id, so
-/// that labs can run side by side. Loopback: nothing leaves the machine.
-fn ports_and_addresses() -> Result<(Ports, String, String), String> {
+/// and R1's and R2's addresses: those given (both ports must be free on
+/// them), else the first 127.0.N.1 / 127.0.N.2 whose ports are free, N
+/// starting from a number drawn from the process id, so that labs can run
+/// side by side. Loopback: nothing leaves the machine.
+fn ports_and_addresses(
+    given: Option<(Ipv4Addr, Ipv4Addr)>,
+) -> Result<(Ports, String, String), String> {
     let privileged = std::net::UdpSocket::bind(("127.0.9.1", 500)).is_ok();
     let ports = if privileged {
         Ports::default()
@@ -335,6 +385,16 @@ fn ports_and_addresses() -> Result<(Ports, String, String), String> {
             nat_t: 14500,
         }
     };
+    if let Some((a, b)) = given {
+        check_addresses(a, b)?;
+        for (who, addr) in [("R1", a), ("R2", b)] {
+            for port in [ports.ike, ports.nat_t] {
+                std::net::UdpSocket::bind((addr, port))
+                    .map_err(|e| format!("{who}'s address {addr}: UDP port {port}: {e}"))?;
+            }
+        }
+        return Ok((ports, a.to_string(), b.to_string()));
+    }
     let start = 10 + std::process::id() % 240;
     for k in 0..240u32 {
         let n = 10 + (start - 10 + k) % 240;
@@ -349,6 +409,22 @@ fn ports_and_addresses() -> Result<(Ports, String, String), String> {
         }
     }
     Err("no free loopback address pair for the routers".into())
+}
+
+/// Whether `a` and `b` can be R1's and R2's addresses: two different
+/// loopback addresses (the routers talk over loopback only).
+pub fn check_addresses(a: Ipv4Addr, b: Ipv4Addr) -> Result<(), String> {
+    for (who, addr) in [("R1", a), ("R2", b)] {
+        if !addr.is_loopback() {
+            return Err(format!(
+                "{who}'s address {addr} is not a loopback address (127.0.0.0/8): the lab's routers talk over loopback only"
+            ));
+        }
+    }
+    if a == b {
+        return Err(format!("R1 and R2 cannot both have the address {a}"));
+    }
+    Ok(())
 }
 
 fn node(name: &'static str, dir: &Path, clock: &Clock, ports: Ports) -> Result<Node, String> {
@@ -404,7 +480,7 @@ fn start(opts: &Options) -> Result<Lab, String> {
     } else {
         None
     };
-    let (ports, addr1, addr2) = ports_and_addresses()?;
+    let (ports, addr1, addr2) = ports_and_addresses(opts.addresses)?;
     let r1 = node("r1", &dir, &clock, ports)?;
     let r2 = node("r2", &dir, &clock, ports)?;
     Ok(Lab {
@@ -446,6 +522,8 @@ pub fn run(opts: &Options) -> (Report, Option<Lab>) {
 struct CaView {
     scep_url: Option<String>,
     cmp_url: String,
+    /// R2's CMP URL (`cmp_url` unless the outside CA gave R2 its own).
+    r2_cmp_url: String,
     reference: String,
     secret: String,
     ca_dn: String,
@@ -456,6 +534,7 @@ fn ca_view(lab: &Lab) -> CaView {
         (Some(ca), _) => CaView {
             scep_url: Some(ca.scep_url()),
             cmp_url: ca.cmp_url(),
+            r2_cmp_url: ca.cmp_url(),
             reference: CMP_REFERENCE.into(),
             secret: CMP_SECRET.into(),
             ca_dn: pki::name::subject_string(
@@ -471,6 +550,7 @@ fn ca_view(lab: &Lab) -> CaView {
         (None, Some(o)) => CaView {
             scep_url: None,
             cmp_url: o.cmp_url.clone(),
+            r2_cmp_url: o.r2_cmp_url.clone().unwrap_or_else(|| o.cmp_url.clone()),
             reference: o.reference.clone(),
             secret: o.secret.clone(),
             ca_dn: o.ca_dn.clone(),
@@ -478,6 +558,7 @@ fn ca_view(lab: &Lab) -> CaView {
         (None, None) => CaView {
             scep_url: None,
             cmp_url: String::new(),
+            r2_cmp_url: String::new(),
             reference: String::new(),
             secret: String::new(),
             ca_dn: String::new(),
@@ -502,26 +583,44 @@ fn scenario(lab: &mut Lab) {
             c.scep_url(),
             c.cmp_url()
         )),
+        None if ca.r2_cmp_url != ca.cmp_url => lab.say(&format!(
+            "outside CA: CMP {} (R1) and {} (R2)\n",
+            ca.cmp_url, ca.r2_cmp_url
+        )),
         None => lab.say(&format!("outside CA: CMP {}\n", ca.cmp_url)),
     }
 
     // 1. Key pairs.
+    let keys = lab.opts.keys.clone();
     let r = (|| {
-        let _p = Progress::start("generating RSA 2048 key pairs");
         lab.cli(1, "set cli screen-length 0").ok();
         lab.configure(1, &["set system host-name r1".into()])?;
         lab.configure(2, &["set system host-name r2".into()])?;
-        lab.cli(
-            1,
-            "request security pki generate-key-pair certificate-id r1 size 2048 type rsa",
-        )?;
-        lab.cli(
-            2,
-            "request security pki generate-key-pair certificate-id r2 size 2048 type rsa",
-        )?;
-        Ok("RSA 2048 on both routers".to_string())
+        match &keys {
+            Some(dir) => {
+                let a = lab.import_key(1, "r1", dir)?;
+                let b = lab.import_key(2, "r2", dir)?;
+                Ok(format!("R1 {a}, R2 {b}"))
+            }
+            None => {
+                let _p = Progress::start("generating RSA 2048 key pairs");
+                lab.cli(
+                    1,
+                    "request security pki generate-key-pair certificate-id r1 size 2048 type rsa",
+                )?;
+                lab.cli(
+                    2,
+                    "request security pki generate-key-pair certificate-id r2 size 2048 type rsa",
+                )?;
+                Ok("RSA 2048 on both routers".to_string())
+            }
+        }
     })();
-    if !lab.record("key pairs generated", r) {
+    let name = match &keys {
+        Some(dir) => format!("key pairs imported from {}", dir.display()),
+        None => "key pairs generated".to_string(),
+    };
+    if !lab.record(&name, r) {
         return;
     }
 
@@ -538,22 +637,37 @@ fn scenario(lab: &mut Lab) {
                 ca.cmp_url
             )),
         }
-        r1.push(
-            "set security pki ca-profile lab-ca revocation-check crl refresh-interval 1".into(),
+        // The embedded CA publishes a CRL and the lab revokes at it. An
+        // outside CA may publish none: a CRL is then checked when one can
+        // be had (the certificate's distribution point), else not.
+        let crl: &[&str] = if scep_profile.is_some() {
+            &["revocation-check crl refresh-interval 1"]
+        } else {
+            &[
+                "revocation-check crl refresh-interval 1",
+                "revocation-check crl disable on-download-failure",
+            ]
+        };
+        r1.extend(
+            crl.iter()
+                .map(|c| format!("set security pki ca-profile lab-ca {c}")),
         );
         lab.configure(1, &r1)?;
-        lab.configure(
-            2,
-            &[
-                format!(
-                    "set security pki ca-profile lab-cmp ca-identity lab-ca enrollment url {}",
-                    ca.cmp_url
-                ),
-                "set security pki ca-profile lab-cmp revocation-check crl refresh-interval 1"
-                    .into(),
-            ],
-        )?;
-        Ok("R1 lab-ca (SCEP), R2 lab-cmp (CMPv2), CRL checking on both".to_string())
+        let mut r2 = vec![format!(
+            "set security pki ca-profile lab-cmp ca-identity lab-ca enrollment url {}",
+            ca.r2_cmp_url
+        )];
+        r2.extend(
+            crl.iter()
+                .map(|c| format!("set security pki ca-profile lab-cmp {c}")),
+        );
+        lab.configure(2, &r2)?;
+        Ok(if scep_profile.is_some() {
+            "R1 lab-ca (SCEP), R2 lab-cmp (CMPv2), CRL checking on both".to_string()
+        } else {
+            "R1 lab-ca (CMPv2), R2 lab-cmp (CMPv2), CRL checked when the CA publishes one"
+                .to_string()
+        })
     })();
     if !lab.record("CA profiles configured and committed", r) {
         return;
@@ -606,7 +720,10 @@ fn scenario(lab: &mut Lab) {
         let serial = lab.serial(1, "r1").ok_or(format!(
             "R1's certificate is not in the store ({n} enrollment steps ran)"
         ))?;
-        Ok(format!("serial {serial}"))
+        Ok(match &scep_profile {
+            Some(_) => format!("serial {serial}"),
+            None => format!("serial {serial} from {}", ca.cmp_url),
+        })
     })();
     if !lab.record(
         if scep_profile.is_some() {
@@ -627,7 +744,7 @@ fn scenario(lab: &mut Lab) {
         let serial = lab.serial(2, "r2").ok_or(format!(
             "R2's certificate is not in the store ({n} enrollment steps ran)"
         ))?;
-        Ok(format!("serial {serial}"))
+        Ok(format!("serial {serial} from {}", ca.r2_cmp_url))
     })();
     if !lab.record("R2's certificate enrolled over CMPv2", r) {
         return;
@@ -780,7 +897,7 @@ fn scenario(lab: &mut Lab) {
     } else {
         lab.skip(
             "automatic re-enrollment",
-            "not run against an outside CA (its certificate lifetimes are its own)",
+            "needs a CA whose certificate lifetimes the lab controls; the outside CA's are its own",
         );
     }
 
@@ -815,7 +932,7 @@ fn scenario(lab: &mut Lab) {
     } else {
         lab.skip(
             "a revoked certificate is refused",
-            "revoking needs the embedded CA",
+            "needs a CA whose CRL the lab controls (revoking at the embedded CA)",
         );
     }
 }

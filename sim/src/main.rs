@@ -95,8 +95,12 @@ struct LabArgs {
     dir: Option<PathBuf>,
     /// Enroll both routers over CMPv2 at this outside CA instead of the
     /// embedded one (e.g. OpenSSL's CMP mock server).
-    #[arg(long, value_name = "URL", requires_all = ["cmp_reference", "cmp_secret", "ca_dn"])]
+    #[arg(long, value_name = "URL", value_parser = parse_http_url, requires_all = ["cmp_reference", "cmp_secret", "ca_dn"])]
     cmp_url: Option<String>,
+    /// R2's CMP URL when it is not R1's (--cmp-url): e.g. one OpenSSL mock
+    /// server per router, each started with that router's certificate.
+    #[arg(long, value_name = "URL", value_parser = parse_http_url, requires = "cmp_url")]
+    r2_cmp_url: Option<String>,
     /// The outside CA's reference number for the shared secret.
     #[arg(long, value_name = "REF")]
     cmp_reference: Option<String>,
@@ -106,6 +110,40 @@ struct LabArgs {
     /// The outside CA's subject, e.g. "CN=CA,O=Example".
     #[arg(long, value_name = "DN")]
     ca_dn: Option<String>,
+    /// Import R1's and R2's key pairs from DIR/r1.key and DIR/r2.key (PEM
+    /// private keys as openssl writes them) instead of generating them.
+    #[arg(long, value_name = "DIR")]
+    keys: Option<PathBuf>,
+    /// R1's and R2's addresses, two loopback IPv4 addresses (default: a
+    /// free 127.0.N.1,127.0.N.2 pair).
+    #[arg(long, value_name = "A1,A2", value_parser = parse_addresses)]
+    addresses: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+}
+
+/// `--cmp-url`: an http:// URL with a host.
+fn parse_http_url(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("'{s}' is not an http:// URL (e.g. http://127.0.0.1:8080/pkix/)"))?;
+    if rest.split(['/', ':']).next().unwrap_or_default().is_empty() {
+        return Err(format!("'{s}' has no host"));
+    }
+    Ok(s.to_string())
+}
+
+/// `--addresses A1,A2`: R1's and R2's loopback addresses.
+fn parse_addresses(s: &str) -> Result<(std::net::Ipv4Addr, std::net::Ipv4Addr), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("'{s}' is not two addresses A1,A2 (e.g. 127.0.10.1,127.0.10.2)"))?;
+    let parse = |who: &str, t: &str| {
+        t.trim()
+            .parse::<std::net::Ipv4Addr>()
+            .map_err(|_| format!("{who}'s address '{t}' is not an IPv4 address"))
+    };
+    let (a, b) = (parse("R1", a)?, parse("R2", b)?);
+    mtsim::lab::check_addresses(a, b)?;
+    Ok((a, b))
 }
 
 #[derive(Debug, Subcommand)]
@@ -623,6 +661,7 @@ fn lab(args: LabArgs) -> ExitCode {
         (Some(cmp_url), Some(reference), Some(secret), Some(ca_dn)) => {
             Some(mtsim::lab::OutsideCa {
                 cmp_url,
+                r2_cmp_url: args.r2_cmp_url,
                 reference,
                 secret,
                 ca_dn,
@@ -634,6 +673,8 @@ fn lab(args: LabArgs) -> ExitCode {
         dir: args.dir,
         json: args.json,
         outside,
+        keys: args.keys,
+        addresses: args.addresses,
     };
     let (report, lab) = mtsim::lab::run(&opts);
     if args.json {

@@ -559,6 +559,26 @@ impl Pki {
         })
     }
 
+    /// Key pair `id` from a private key made elsewhere (what `openssl
+    /// genpkey`/`genrsa` write: PKCS#8 or PKCS#1/SEC1, PEM or DER), stored
+    /// as PKCS#8 and shown as imported. Refused, with nothing written, if
+    /// `id` exists, the bytes hold no usable private key, or its type and
+    /// size are not one `generate-key-pair` could make.
+    pub fn import_key_pair(&mut self, id: &str, bytes: &[u8]) -> Result<KeySpec, PkiError> {
+        id::check(id)?;
+        if self.keys.contains_key(id) || self.store.exists(Kind::KeyPair, id) {
+            return Err(PkiError::KeyPairExists(id.to_string()));
+        }
+        let key = KeyPair::from_bytes(bytes)?;
+        let spec = key.spec();
+        // The sizes generate-key-pair accepts (PKCS#1 is not checked on reading).
+        KeySpec::new(spec.algorithm, spec.bits)
+            .or_else(|e| KeySpec::es_pic(spec.algorithm, spec.bits).map_err(|_| e))?;
+        self.write_key(id, key, KeyOrigin::Imported)?;
+        tracing::info!(target: "pki", "imported key pair {id}, {spec}");
+        Ok(spec)
+    }
+
     /// `request security key-pair NAME` (ES PIC): key pair `NAME` in the
     /// store (what `key-file NAME` and the `security pki` commands use)
     /// and the ES PIC file `/var/etc/ikecert/NAME` holding it (PKCS#8
@@ -1630,6 +1650,63 @@ mod tests {
         let pki = open(&root);
         assert_eq!(pki.key_pairs().keys().collect::<Vec<_>>(), ["batt"]);
         assert_eq!(std::fs::read(root.join("batt")).unwrap(), file);
+    }
+
+    #[test]
+    fn import_key_pair_takes_pkcs8_and_pkcs1_and_refuses_the_rest() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ikecert");
+        let mut pki = open(&root);
+        let a = KeyPair::generate(rsa()).unwrap();
+        let b = KeyPair::generate(rsa()).unwrap();
+
+        // PKCS#8 (`BEGIN PRIVATE KEY`, what openssl genpkey writes).
+        let spec = pki
+            .import_key_pair("a", a.to_pkcs8_pem().unwrap().as_bytes())
+            .unwrap();
+        assert_eq!(spec, rsa());
+        // PKCS#1 (`BEGIN RSA PRIVATE KEY`, openssl genrsa -traditional).
+        let KeyPair::Rsa(inner) = &b else {
+            panic!("not RSA")
+        };
+        let pkcs1 = inner.to_pkcs1_pem(der::pem::LineEnding::LF).unwrap();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        pki.import_key_pair("b", pkcs1.as_bytes()).unwrap();
+
+        // Stored, shown as imported, and the same keys after reopening.
+        drop(pki);
+        let mut pki = open(&root);
+        for (id, key) in [("a", &a), ("b", &b)] {
+            let e = &pki.key_pairs()[id];
+            assert_eq!(e.origin, KeyOrigin::Imported);
+            assert_eq!(
+                e.key.public_key_info().unwrap(),
+                key.public_key_info().unwrap()
+            );
+        }
+
+        // Refused, nothing written: an existing id, not a key, a bad id.
+        let before = files(&root);
+        let e = pki
+            .import_key_pair("a", b.to_pkcs8_pem().unwrap().as_bytes())
+            .unwrap_err();
+        assert!(matches!(e, PkiError::KeyPairExists(_)), "{e}");
+        let e = pki.import_key_pair("c", b"hello").unwrap_err();
+        assert!(e.to_string().contains("not a private key"), "{e}");
+        let e = pki
+            .import_key_pair(
+                "c",
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("CERTIFICATE"), "{e}");
+        assert!(matches!(
+            pki.import_key_pair("bad/id", a.to_pkcs8_pem().unwrap().as_bytes()),
+            Err(PkiError::Id(_))
+        ));
+        assert_eq!(files(&root), before);
+        assert!(!pki.key_pairs().contains_key("c"));
     }
 
     #[test]
