@@ -639,7 +639,10 @@ mod tests {
             KeySpec::new(KeyAlgorithm::Rsa, 512).unwrap(),
         ] {
             let e = KeyPair::generate(spec).err().unwrap().to_string();
-            assert!(e.contains("RSA 512-bit keys") && e.contains("below 1024 bits"), "{e}");
+            assert!(
+                e.contains("RSA 512-bit keys") && e.contains("below 1024 bits"),
+                "{e}"
+            );
         }
     }
 
