@@ -1273,3 +1273,48 @@ fn an_es_pic_policy_refuses_a_peer_whose_certificate_lacks_its_identity() {
     );
     assert_eq!((a.tunnels(), b.tunnels()), (0, 0));
 }
+
+#[test]
+fn dma_errors_during_traffic_drop_only_their_packets_and_the_sas_stay() {
+    use espic_hw::regs;
+    let d = tempfile::tempdir().unwrap();
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&d.path().join("ca"), &clock);
+    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(19));
+    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(19));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    let before = r1.cli("show security ipsec security-associations");
+    // The card's error injection: the next two transforms on R1's card
+    // fail as if their DMA read had failed.
+    let kmd = r1.r.shared().kmd.get().unwrap().clone();
+    let bar = kmd.card_registers();
+    let faults = bar.read64(regs::CNT_DMA_FAULT);
+    bar.write32(regs::ERR_INJECT, 2);
+    for seq in [2, 3] {
+        let p = icmp_echo_v4(
+            "198.51.100.1".parse().unwrap(),
+            "203.0.113.1".parse().unwrap(),
+            7,
+            seq,
+            b"lost",
+        );
+        r1.to_router.blocking_send(p).unwrap();
+    }
+    // The next packet is the first to arrive: the two before it were
+    // dropped on R1's card, and nothing else happened.
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 4);
+    assert_eq!(bar.read64(regs::CNT_DMA_FAULT) - faults, 2);
+    assert_eq!(bar.read32(regs::ERR_INJECT), 0);
+    assert_eq!(
+        kmd.view().card_resets,
+        0,
+        "a DMA error is not a reason to reset"
+    );
+    assert_eq!(
+        r1.cli("show security ipsec security-associations"),
+        before,
+        "the same SAs"
+    );
+    ping(&r2, &mut r1, "203.0.113.1", "198.51.100.1", 5);
+}

@@ -1550,3 +1550,61 @@ fn crypto_workers_keep_ring_order_sequence_numbers_and_anti_replay() {
         }
     }
 }
+
+#[test]
+fn injected_dma_errors_fail_the_next_transforms_and_change_nothing_else() {
+    let mut pic = small_pic(16, 16);
+    let (out, inb) = sa_pair_v4(0x1800_0001);
+    add_pair(&mut pic.driver, 0, &out, 1, &inb).unwrap();
+    let inner: Vec<Vec<u8>> = (1..=9).map(inner_v4).collect();
+    let bar = pic.driver.bar().clone();
+    // Three packets through, then three injected errors, then three more.
+    let first = by_cookie(
+        run_requests(&mut pic.driver, &encap_requests(0, 1, &inner[..3])).unwrap(),
+        1..4,
+    )
+    .unwrap();
+    assert!(first.values().all(|c| c.result.is_ok()));
+    bar.write32(regs::ERR_INJECT, 3);
+    assert_eq!(bar.read32(regs::ERR_INJECT), 3);
+    let done = by_cookie(
+        run_requests(&mut pic.driver, &encap_requests(0, 4, &inner[3..])).unwrap(),
+        4..10,
+    )
+    .unwrap();
+    let results: Vec<_> = done
+        .values()
+        .map(|c| (c.result.as_ref().err().copied(), c.seq))
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            (Some(DeviceError::DmaFault), 0),
+            (Some(DeviceError::DmaFault), 0),
+            (Some(DeviceError::DmaFault), 0),
+            // The failed ones took no sequence number.
+            (None, 4),
+            (None, 5),
+            (None, 6),
+        ]
+    );
+    assert_eq!(bar.read32(regs::ERR_INJECT), 0, "counted down");
+    assert_eq!(bar.read32(regs::FAULT_CODE), FaultCode::DmaRead as u32);
+    assert_eq!(pic.driver.counters().dma_faults, 3);
+    // The card is not stopped, and the packets around the errors open.
+    assert_eq!(bar.read32(regs::STATUS) & regs::status::FATAL, 0);
+    let outer: Vec<Vec<u8>> = first
+        .values()
+        .chain(done.values().skip(3))
+        .map(|c| ok_bytes(c).to_vec())
+        .collect();
+    let back = by_cookie(
+        run_requests(&mut pic.driver, &decap_requests(Some(1), 100, &outer)).unwrap(),
+        100..106,
+    )
+    .unwrap();
+    let expect: Vec<&Vec<u8>> = inner[..3].iter().chain(&inner[6..]).collect();
+    for (c, want) in back.values().zip(expect) {
+        assert_eq!(ok_bytes(c), &want[..]);
+    }
+}

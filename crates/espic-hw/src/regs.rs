@@ -71,6 +71,7 @@ registers! {
     BATCH_MAX = 0x054, 32, Rw, 0x40;
     SA_EVENT = 0x058, 32, Ro, 0xFFFF_FFFF;
     BAD_ACCESS = 0x05C, 32, Ro, 0;
+    ERR_INJECT = 0x060, 32, Rw, 0;
     CNT_ENCAP_PKTS = 0x100, 64, Ro, 0;
     CNT_ENCAP_BYTES = 0x108, 64, Ro, 0;
     CNT_DECAP_PKTS = 0x110, 64, Ro, 0;

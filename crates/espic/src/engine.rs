@@ -607,6 +607,12 @@ impl Engine {
             .and_then(|()| self.dma_check(dst, dst_len, FaultCode::DmaWrite, &mut causes));
         self.causes |= causes;
         checked?;
+        if self.regs.take_injected_error() {
+            let mut causes = 0;
+            let status = self.dma_fault(FaultCode::DmaRead, src, &mut causes);
+            self.causes |= causes;
+            return Err(status);
+        }
         let lot = &mut self.lot;
         let input = lot.take_src(src_len);
         let bytes = &mut lot.src[input.range()];
@@ -779,6 +785,7 @@ impl Engine {
             regs::FAULT_ADDR_HI,
             regs::FAULT_CODE,
             regs::BAD_ACCESS,
+            regs::ERR_INJECT,
         ] {
             self.regs.set(r, 0);
         }

@@ -14,7 +14,7 @@ use espic_hw::{Interrupt, Mmio};
 use crate::engine::Wake;
 
 /// Number of 32-bit register slots below the counters.
-const R32_SLOTS: usize = 0x60 / 4;
+const R32_SLOTS: usize = 0x64 / 4;
 /// First counter offset.
 const CNT_BASE: u32 = 0x100;
 /// Number of 64-bit counters.
@@ -126,6 +126,19 @@ impl RegisterFile {
                 *n = 0;
             }
         }
+    }
+
+    /// Takes one injected error (`ERR_INJECT`): whether the next transform
+    /// must fail, counting the register down.
+    pub fn take_injected_error(&self) -> bool {
+        let Some(i) = Self::slot(regs::ERR_INJECT) else {
+            return false;
+        };
+        self.r32[i]
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                (v & 0xFFFF != 0).then(|| (v & !0xFFFF) | ((v & 0xFFFF) - 1))
+            })
+            .is_ok()
     }
 
     /// Clears every counter (soft reset).
