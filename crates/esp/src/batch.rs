@@ -134,38 +134,76 @@ impl SealKeys {
     /// CBC over up to [`LANES`] checked spans, block `j` of every packet in
     /// one cipher call.
     fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
-        // Per packet: where its ciphertext starts, its length in blocks,
-        // and the last ciphertext block (the IV to begin with), as a word.
-        let mut ct_at = [0usize; LANES];
-        let mut blocks = [0usize; LANES];
-        let mut chain = [0u128; LANES];
-        for (k, s) in spans.iter().enumerate().take(LANES) {
-            ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
-            blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
-            chain[k] = load(buf, s.start + ESP_HEADER_LEN);
-        }
-        let rounds = blocks.iter().copied().max().unwrap_or(0);
-        let mut lane = [Block::default(); LANES];
-        let mut owner = [0usize; LANES];
-        for j in 0..rounds {
-            let mut m = 0;
-            for k in 0..spans.len().min(LANES) {
-                if blocks[k] > j {
-                    let x = load(buf, ct_at[k] + j * BLOCK_LEN) ^ chain[k];
-                    lane[m] = Block::from(x.to_ne_bytes());
-                    owner[m] = k;
-                    m += 1;
-                }
-            }
-            self.enc.encrypt_blocks(&mut lane[..m]);
-            for (c, &k) in lane[..m].iter().zip(&owner[..m]) {
-                let at = ct_at[k] + j * BLOCK_LEN;
+        let mut lanes = Lanes::new(buf, spans, icv_len, |_| true);
+        for j in 0..lanes.rounds {
+            // Plaintext block j XOR the previous ciphertext block.
+            let m = lanes.gather(j, |at, prev| load(buf, at) ^ prev);
+            self.enc.encrypt_blocks(&mut lanes.lane[..m]);
+            for t in 0..m {
+                let (k, at) = (lanes.owner[t], lanes.at(t, j));
+                let c = lanes.lane[t];
                 if let Some(p) = buf.get_mut(at..at + BLOCK_LEN) {
-                    p.copy_from_slice(c);
+                    p.copy_from_slice(&c);
                 }
-                chain[k] = u128::from_ne_bytes(c.0);
+                lanes.prev[k] = u128::from_ne_bytes(c.0);
             }
         }
+    }
+}
+
+/// CBC over up to [`LANES`] packets at once: per packet where its
+/// ciphertext starts, how many blocks it has and the ciphertext block
+/// before the next one (the IV to begin with); and the lanes of one round.
+struct Lanes {
+    ct_at: [usize; LANES],
+    blocks: [usize; LANES],
+    prev: [u128; LANES],
+    rounds: usize,
+    lane: [Block; LANES],
+    owner: [usize; LANES],
+}
+
+impl Lanes {
+    /// The packets `spans` of `buf` for which `take(k)` holds (checked:
+    /// whole blocks, inside `buf`).
+    fn new(buf: &[u8], spans: &[Span], icv_len: usize, take: impl Fn(usize) -> bool) -> Self {
+        let mut l = Lanes {
+            ct_at: [0; LANES],
+            blocks: [0; LANES],
+            prev: [0; LANES],
+            rounds: 0,
+            lane: [Block::default(); LANES],
+            owner: [0; LANES],
+        };
+        for (k, s) in spans.iter().enumerate().take(LANES) {
+            if take(k) {
+                l.ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
+                l.blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
+                l.prev[k] = load(buf, s.start + ESP_HEADER_LEN);
+            }
+        }
+        l.rounds = l.blocks.iter().copied().max().unwrap_or(0);
+        l
+    }
+
+    /// Fills the lanes with `block(offset of block j, previous ciphertext
+    /// block)` of every packet that has a block `j`; returns how many.
+    fn gather(&mut self, j: usize, block: impl Fn(usize, u128) -> u128) -> usize {
+        let mut m = 0;
+        for k in 0..LANES {
+            if self.blocks[k] > j {
+                self.lane[m] =
+                    Block::from(block(self.ct_at[k] + j * BLOCK_LEN, self.prev[k]).to_ne_bytes());
+                self.owner[m] = k;
+                m += 1;
+            }
+        }
+        m
+    }
+
+    /// Offset of block `j` of the packet in lane `t`.
+    fn at(&self, t: usize, j: usize) -> usize {
+        self.ct_at[self.owner[t]] + j * BLOCK_LEN
     }
 }
 
@@ -294,36 +332,21 @@ impl OpenKeys {
         which: &[bool],
         icv_len: usize,
     ) {
-        let mut ct_at = [0usize; LANES];
-        let mut blocks = [0usize; LANES];
-        let mut prev = [0u128; LANES];
-        for (k, s) in spans.iter().enumerate().take(LANES) {
-            if which.get(k).copied().unwrap_or(false) {
-                ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
-                blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
-                prev[k] = load(src, s.start + ESP_HEADER_LEN);
-            }
-        }
-        let rounds = blocks.iter().copied().max().unwrap_or(0);
-        let mut lane = [Block::default(); LANES];
-        let mut owner = [0usize; LANES];
-        for j in 0..rounds {
-            let mut m = 0;
-            for k in 0..spans.len().min(LANES) {
-                if blocks[k] > j {
-                    lane[m] = Block::from(load(src, ct_at[k] + j * BLOCK_LEN).to_ne_bytes());
-                    owner[m] = k;
-                    m += 1;
-                }
-            }
-            self.dec.decrypt_blocks(&mut lane[..m]);
-            for (p, &k) in lane[..m].iter().zip(&owner[..m]) {
-                let plain = u128::from_ne_bytes(p.0) ^ prev[k];
-                let at = outs[k].start + j * BLOCK_LEN;
-                if let Some(out) = dst.get_mut(at..at + BLOCK_LEN) {
+        let mut lanes = Lanes::new(src, spans, icv_len, |k| {
+            which.get(k).copied().unwrap_or(false)
+        });
+        for j in 0..lanes.rounds {
+            let m = lanes.gather(j, |at, _| load(src, at));
+            self.dec.decrypt_blocks(&mut lanes.lane[..m]);
+            for t in 0..m {
+                let (k, at) = (lanes.owner[t], lanes.at(t, j));
+                // Decrypted block j XOR the previous ciphertext block.
+                let plain = u128::from_ne_bytes(lanes.lane[t].0) ^ lanes.prev[k];
+                let to = outs[k].start + j * BLOCK_LEN;
+                if let Some(out) = dst.get_mut(to..to + BLOCK_LEN) {
                     out.copy_from_slice(&plain.to_ne_bytes());
                 }
-                prev[k] = load(src, ct_at[k] + j * BLOCK_LEN);
+                lanes.prev[k] = load(src, at);
             }
         }
     }
