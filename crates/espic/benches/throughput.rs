@@ -1,5 +1,6 @@
 //! The card's ESP throughput (AES-128-CBC + HMAC-SHA1-96, tunnel mode over
-//! IPv4) for 64- and 1420-byte inner packets, encap and decap, three ways:
+//! IPv4) for 64-, 256-, 512- and 1420-byte inner packets and an IMIX, encap
+//! and decap, three ways:
 //!
 //! - ring: host buffers → command ring → the card's engine thread →
 //!   completion ring, through `espic_driver::Driver` (as many requests per
@@ -38,7 +39,10 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use vm_memory::GuestAddress;
 
-const SIZES: [usize; 2] = [64, 1420];
+const SIZES: [usize; 4] = [64, 256, 512, 1420];
+/// The IMIX of `mtsim bench pic`: 7:4:1 of 64, 576 and 1420 bytes in a
+/// fixed 12-packet cycle.
+const IMIX_CYCLE: [usize; 12] = [64, 576, 64, 1420, 64, 576, 64, 64, 576, 64, 576, 64];
 const TRIALS: usize = 5;
 const RING: u32 = 1024;
 const BATCH_MAX: u32 = 256;
@@ -235,16 +239,17 @@ impl Bench {
         }
     }
 
-    /// Keeps the command ring full for `dur`, then drains it.
+    /// Keeps the command ring full for `dur`, then drains it; `lens[i]` is
+    /// the inner length request `i` counts for.
     fn ring_trial(
         &mut self,
         reqs: &[Request<'_>],
-        len: u64,
+        lens: &[u64],
         dur: Duration,
     ) -> (u64, u64, Duration) {
         let n = reqs.len() as u64;
         let mut batch = Vec::with_capacity(RING as usize);
-        let (mut next, mut done) = (0u64, 0u64);
+        let (mut next, mut done, mut bytes) = (0u64, 0u64, 0u64);
         let mut stopping = false;
         let start = Instant::now();
         while !stopping || done < next {
@@ -258,11 +263,12 @@ impl Bench {
                 .wait_with(Duration::from_secs(5), |c| {
                     c.result.expect("the card refused a packet");
                     done += 1;
+                    bytes += lens[(c.cookie % n) as usize];
                 })
                 .expect("reap");
             stopping |= start.elapsed() >= dur;
         }
-        (done, done * len, start.elapsed())
+        (done, bytes, start.elapsed())
     }
 }
 
@@ -282,16 +288,17 @@ fn measure(seconds: f64, mut trial: impl FnMut(Duration) -> (u64, u64, Duration)
     v[TRIALS / 2]
 }
 
-/// Runs `pass` over the pool until `dur` has passed.
-fn passes(dur: Duration, pool: u64, len: u64, mut pass: impl FnMut()) -> (u64, u64, Duration) {
+/// Runs `pass` over the pool (`pool` packets, `bytes` inner bytes) until
+/// `dur` has passed.
+fn passes(dur: Duration, pool: u64, bytes: u64, mut pass: impl FnMut()) -> (u64, u64, Duration) {
     let start = Instant::now();
     let mut n = 0;
     loop {
         pass();
-        n += pool;
+        n += 1;
         let t = start.elapsed();
         if t >= dur {
-            return (n, n * len, t);
+            return (n * pool, n * bytes, t);
         }
     }
 }
@@ -334,9 +341,21 @@ fn main() {
         "ring/base",
         "engine/base"
     );
-    for p in SIZES {
-        let n = pool_len(p);
-        let inner: Vec<Vec<u8>> = (0..n).map(|k| inner_packet(p, k)).collect();
+    let mut workloads: Vec<(String, Vec<usize>)> = SIZES
+        .iter()
+        .map(|&p| (p.to_string(), vec![p; pool_len(p)]))
+        .collect();
+    workloads.push((
+        "imix".into(),
+        IMIX_CYCLE.iter().copied().cycle().take(12 * 128).collect(),
+    ));
+    for (label, sizes) in &workloads {
+        let n = sizes.len();
+        let inner: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &p)| inner_packet(p, k))
+            .collect();
         let ivs: Vec<[u8; 16]> = (0..n).map(iv).collect();
         let mut out_sa = OutboundSa::new(sa_params()).unwrap();
         let outer: Vec<Vec<u8>> = inner
@@ -351,14 +370,16 @@ fn main() {
             .collect();
         let base = Baseline::new();
         // The baseline makes the library's bytes and opens them.
-        let mut check = vec![0u8; esp_len(p)];
-        assert_eq!(base.encap(&inner[0], 1, &ivs[0], &mut check), esp_len(p));
+        let p0 = sizes[0];
+        let mut check = vec![0u8; esp_len(p0)];
+        assert_eq!(base.encap(&inner[0], 1, &ivs[0], &mut check), esp_len(p0));
         assert_eq!(
             &check[..],
             &outer[0][OUTER_V4..],
             "baseline differs from the library"
         );
-        let (pool, len) = (n as u64, p as u64);
+        let lens: Vec<u64> = sizes.iter().map(|&p| p as u64).collect();
+        let (pool, len) = (n as u64, lens.iter().sum::<u64>());
         for decap in [false, true] {
             let reqs: Vec<Request<'_>> = if decap {
                 outer
@@ -374,7 +395,7 @@ fn main() {
                     .map(|i| Request::Encap { sa: 0, packet: i })
                     .collect()
             };
-            let ring = measure(seconds, |d| bench.ring_trial(&reqs, len, d));
+            let ring = measure(seconds, |d| bench.ring_trial(&reqs, &lens, d));
             let engine = if decap {
                 let mut sa = InboundSa::new(sa_params()).unwrap();
                 let keys = Arc::clone(sa.keys());
@@ -408,7 +429,7 @@ fn main() {
             } else {
                 let mut sa = OutboundSa::new(sa_params()).unwrap();
                 let keys = Arc::clone(sa.keys());
-                let slot = outer[0].len();
+                let slot = outer.iter().map(Vec::len).max().unwrap_or(0);
                 let mut buf = vec![0u8; slot * LANES];
                 let (mut esps, mut prepared) = (Vec::new(), Vec::new());
                 measure(seconds, |d| {
@@ -431,7 +452,7 @@ fn main() {
                 })
             };
             let baseline = if decap {
-                let mut outs = vec![vec![0u8; ct_len(p)]; n];
+                let mut outs: Vec<Vec<u8>> = sizes.iter().map(|&p| vec![0u8; ct_len(p)]).collect();
                 measure(seconds, |d| {
                     passes(d, pool, len, || {
                         for (o, out) in outer.iter().zip(&mut outs) {
@@ -440,7 +461,7 @@ fn main() {
                     })
                 })
             } else {
-                let mut outs = vec![vec![0u8; esp_len(p)]; n];
+                let mut outs: Vec<Vec<u8>> = sizes.iter().map(|&p| vec![0u8; esp_len(p)]).collect();
                 let mut seq = 0u32;
                 measure(seconds, |d| {
                     passes(d, pool, len, || {
@@ -453,7 +474,7 @@ fn main() {
             };
             println!(
                 "{:>5} {:<5} | {:>12.3} {:>6.3} | {:>13.3} {:>6.3} | {:>11.3} {:>6.3} | {:>9.2} {:>11.2}",
-                p,
+                label,
                 if decap { "decap" } else { "encap" },
                 ring.0,
                 ring.1,
