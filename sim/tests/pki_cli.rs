@@ -93,6 +93,24 @@ fn key_pairs_follow_the_junos_rules() {
         out.ends_with("Generated key pair, key size 1596, file other Algorithm RSA\n"),
         "{out}"
     );
+    // 512 bits, as the ES PIC took: made (unchecked generator), with a
+    // warning, usable for a request.
+    let out = ok(&r, &mut s, "request security key-pair tiny size 512");
+    assert!(
+        out.contains("warning: RSA 512 bits is a weak key size"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Generated key pair, key size 512, file tiny Algorithm RSA\n"),
+        "{out}"
+    );
+    let out = ok(&r, &mut s, "show security pki key-pair certificate-id tiny");
+    assert!(out.contains("Key size: 512 bits"), "{out}");
+    ok(
+        &r,
+        &mut s,
+        "request security pki generate-certificate-request certificate-id tiny subject CN=tiny domain-name tiny.example.net",
+    );
     let e = err(&r, &mut s, "request security key-pair big size 4096");
     assert!(
         e.contains("the ES PIC takes rsa sizes 512, 1024, 1596, 2048"),

@@ -285,13 +285,14 @@ impl KeyPair {
         let gen_err = |e: &dyn fmt::Display| KeyError::Generate(e.to_string());
         let mut rng = rng();
         Ok(match (spec.algorithm, spec.bits) {
+            // The ES PIC era's 512 bits: below what `rsa` generates by
+            // default, so through its unchecked generator (the size was
+            // validated above; the weakness warning says what it is worth).
             (KeyAlgorithm::Rsa, bits) if (bits as usize) < rsa::PublicKey::MIN_SIZE => {
-                return Err(KeyError::Unsupported(format!(
-                    "RSA {bits}-bit keys are accepted in the syntax but cannot be made: the RSA \
-                     library refuses moduli below {} bits to generate, load or verify with \
-                     (512-bit RSA was factored publicly in 1999); use size 1024 or more",
-                    rsa::PublicKey::MIN_SIZE
-                )));
+                KeyPair::Rsa(Box::new(
+                    rsa::PrivateKey::new_unchecked(&mut rng, bits as usize)
+                        .map_err(|e| gen_err(&e))?,
+                ))
             }
             (KeyAlgorithm::Rsa, bits) => KeyPair::Rsa(Box::new(
                 rsa::PrivateKey::new(&mut rng, bits as usize).map_err(|e| gen_err(&e))?,
@@ -633,17 +634,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rsa_512_is_refused_with_the_reason() {
+    fn rsa_512_is_generated_stored_and_read_back() {
         for spec in [
             KeySpec::es_pic(KeyAlgorithm::Rsa, 512).unwrap(),
             KeySpec::new(KeyAlgorithm::Rsa, 512).unwrap(),
         ] {
-            let e = KeyPair::generate(spec).err().unwrap().to_string();
-            assert!(
-                e.contains("RSA 512-bit keys") && e.contains("below 1024 bits"),
-                "{e}"
-            );
+            assert!(spec.weakness().is_some());
+            let k = KeyPair::generate(spec).unwrap();
+            assert_eq!(k.spec().bits, 512);
+            let der = k.to_pkcs8_der().unwrap();
+            let back = KeyPair::from_pkcs8_der(&der).unwrap();
+            assert_eq!(back.spec().bits, 512);
         }
+    }
+
+    #[test]
+    fn a_request_signed_with_an_rsa_512_key_is_refused_by_the_verifier() {
+        use der::Encode;
+        let k = KeyPair::generate(KeySpec::es_pic(KeyAlgorithm::Rsa, 512).unwrap()).unwrap();
+        let subject = crate::name::parse_subject("CN=old.example", "S0").unwrap();
+        let req = crate::request::build(
+            &k,
+            subject,
+            &crate::altname::AltNames::default(),
+            None,
+            HashAlg::Sha256,
+        )
+        .unwrap();
+        let e = crate::verify::request_der(&req.to_der().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("an RSA key of 512 bits, below the 1024 bits"),
+            "{e}"
+        );
     }
 
     #[test]

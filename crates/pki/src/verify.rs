@@ -58,6 +58,16 @@ fn hash_of(alg: &AlgorithmIdentifierOwned) -> Result<(HashAlg, char), VerifyErro
     })
 }
 
+/// The modulus length of an RSA public key, in bits, if it parses.
+fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Option<usize> {
+    use der::Decode;
+    let bytes = spki.subject_public_key.as_bytes()?;
+    let key = rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bytes).ok()?;
+    let n = key.modulus.as_bytes();
+    let first = n.iter().position(|&b| b != 0)?;
+    Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
+}
+
 /// Verifies `sig` over `msg` made with `alg` by the key in `spki`.
 pub fn verify(
     spki: &SubjectPublicKeyInfoOwned,
@@ -82,7 +92,15 @@ pub fn verify(
                     "an RSA signature needs an RSA key, not {key_oid}"
                 )));
             }
-            let pk = rsa::PublicKey::from_public_key_der(&spki_der).map_err(|e| bad_key(&e))?;
+            let pk = rsa::PublicKey::from_public_key_der(&spki_der).map_err(|e| {
+                match rsa_modulus_bits(spki) {
+                    Some(bits) if bits < rsa::PublicKey::MIN_SIZE => VerifyError::BadKey(format!(
+                        "an RSA key of {bits} bits, below the {} bits signatures are verified with",
+                        rsa::PublicKey::MIN_SIZE
+                    )),
+                    _ => bad_key(&e),
+                }
+            })?;
             let scheme = match hash {
                 HashAlg::Sha1 => rsa::Pkcs1v15Sign::new::<Sha1>(),
                 HashAlg::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
