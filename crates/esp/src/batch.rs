@@ -23,6 +23,12 @@
 //! per call.
 
 use aes::Block;
+use aes::cipher::array::Array;
+use aes::cipher::consts::U16;
+use aes::cipher::{
+    BlockCipherDecBackend, BlockCipherDecClosure, BlockCipherEncBackend, BlockCipherEncClosure,
+    BlockSizeUser,
+};
 
 use crate::crypto::{BLOCK_LEN, CbcDecryptor, CbcEncryptor, Icv, IntegKey};
 use crate::error::{EspError, MalformedReason as M};
@@ -135,10 +141,38 @@ impl SealKeys {
     /// one cipher call.
     fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
         let mut lanes = Lanes::new(buf, spans, icv_len, |_| true);
+        // One backend call for the whole pass: the round keys are set up
+        // once, not once per block position.
+        self.enc.with_backend(SealLanes {
+            lanes: &mut lanes,
+            buf,
+        });
+    }
+}
+
+/// CBC encryption of a pass of [`Lanes`], inside one call of the cipher's
+/// backend.
+struct SealLanes<'a> {
+    lanes: &'a mut Lanes,
+    buf: &'a mut [u8],
+}
+
+impl BlockSizeUser for SealLanes<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockCipherEncClosure for SealLanes<'_> {
+    fn call<B: BlockCipherEncBackend<BlockSize = U16>>(self, backend: &B) {
+        let Self { lanes, buf } = self;
         for j in 0..lanes.rounds {
             // Plaintext block j XOR the previous ciphertext block.
             let m = lanes.gather(j, |at, prev| load(buf, at) ^ prev);
-            self.enc.encrypt_blocks(&mut lanes.lane[..m]);
+            let (chunks, tail) =
+                Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
+            for c in chunks {
+                backend.encrypt_par_blocks_inplace(c);
+            }
+            backend.encrypt_tail_blocks_inplace(tail);
             for t in 0..m {
                 let (k, at) = (lanes.owner[t], lanes.at(t, j));
                 let c = lanes.lane[t];
@@ -204,6 +238,52 @@ impl Lanes {
     /// Offset of block `j` of the packet in lane `t`.
     fn at(&self, t: usize, j: usize) -> usize {
         self.ct_at[self.owner[t]] + j * BLOCK_LEN
+    }
+}
+
+/// CBC decryption of a pass of [`Lanes`] from `src` into the starts of
+/// `outs` in `dst`, inside one call of the cipher's backend.
+struct OpenLanes<'a> {
+    lanes: &'a mut Lanes,
+    src: &'a [u8],
+    dst: &'a mut [u8],
+    outs: &'a [Span],
+}
+
+impl BlockSizeUser for OpenLanes<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockCipherDecClosure for OpenLanes<'_> {
+    fn call<B: BlockCipherDecBackend<BlockSize = U16>>(self, backend: &B) {
+        let Self {
+            lanes,
+            src,
+            dst,
+            outs,
+        } = self;
+        for j in 0..lanes.rounds {
+            let m = lanes.gather(j, |at, _| load(src, at));
+            let (chunks, tail) =
+                Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
+            for c in chunks {
+                backend.decrypt_par_blocks_inplace(c);
+            }
+            backend.decrypt_tail_blocks_inplace(tail);
+            for t in 0..m {
+                let (k, at) = (lanes.owner[t], lanes.at(t, j));
+                // Decrypted block j XOR the previous ciphertext block.
+                let plain = u128::from_ne_bytes(lanes.lane[t].0) ^ lanes.prev[k];
+                let to = outs
+                    .get(k)
+                    .map_or(usize::MAX, |o| o.start)
+                    .saturating_add(j * BLOCK_LEN);
+                if let Some(out) = dst.get_mut(to..to.saturating_add(BLOCK_LEN)) {
+                    out.copy_from_slice(&plain.to_ne_bytes());
+                }
+                lanes.prev[k] = load(src, at);
+            }
+        }
     }
 }
 
@@ -335,20 +415,12 @@ impl OpenKeys {
         let mut lanes = Lanes::new(src, spans, icv_len, |k| {
             which.get(k).copied().unwrap_or(false)
         });
-        for j in 0..lanes.rounds {
-            let m = lanes.gather(j, |at, _| load(src, at));
-            self.dec.decrypt_blocks(&mut lanes.lane[..m]);
-            for t in 0..m {
-                let (k, at) = (lanes.owner[t], lanes.at(t, j));
-                // Decrypted block j XOR the previous ciphertext block.
-                let plain = u128::from_ne_bytes(lanes.lane[t].0) ^ lanes.prev[k];
-                let to = outs[k].start + j * BLOCK_LEN;
-                if let Some(out) = dst.get_mut(to..to + BLOCK_LEN) {
-                    out.copy_from_slice(&plain.to_ne_bytes());
-                }
-                lanes.prev[k] = load(src, at);
-            }
-        }
+        self.dec.with_backend(OpenLanes {
+            lanes: &mut lanes,
+            src,
+            dst,
+            outs,
+        });
     }
 
     /// Decrypts an authentic ESP part and checks the trailer; writes exactly

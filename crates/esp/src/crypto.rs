@@ -10,9 +10,10 @@
 //! None of these types expose their keys, and their `Debug` prints no key material.
 
 use aes::cipher::array::Array;
+use aes::cipher::consts::U16;
 use aes::cipher::{
-    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, InnerIvInit,
-    KeyInit,
+    BlockCipherDecClosure, BlockCipherDecrypt, BlockCipherEncClosure, BlockCipherEncrypt,
+    BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, KeyInit,
 };
 use aes::{Aes128Dec, Aes128Enc, Aes192Dec, Aes192Enc, Aes256Dec, Aes256Enc};
 use core::fmt;
@@ -104,6 +105,17 @@ impl CbcEncryptor {
             Self::Aes256(c) => c.encrypt_blocks(blocks),
         }
     }
+
+    /// Runs `f` with the cipher's backend (AES-NI, VAES-256 or VAES-512,
+    /// picked at run time), its round keys set up once for all the blocks
+    /// `f` encrypts.
+    pub fn with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U16>) {
+        match self {
+            Self::Aes128(c) => c.encrypt_with_backend(f),
+            Self::Aes192(c) => c.encrypt_with_backend(f),
+            Self::Aes256(c) => c.encrypt_with_backend(f),
+        }
+    }
 }
 
 impl CbcDecryptor {
@@ -165,6 +177,16 @@ impl CbcDecryptor {
             Self::Aes128(c) => c.decrypt_blocks(blocks),
             Self::Aes192(c) => c.decrypt_blocks(blocks),
             Self::Aes256(c) => c.decrypt_blocks(blocks),
+        }
+    }
+
+    /// Runs `f` with the cipher's decryption backend, its round keys set
+    /// up once for all the blocks `f` decrypts.
+    pub fn with_backend(&self, f: impl BlockCipherDecClosure<BlockSize = U16>) {
+        match self {
+            Self::Aes128(c) => c.decrypt_with_backend(f),
+            Self::Aes192(c) => c.decrypt_with_backend(f),
+            Self::Aes256(c) => c.decrypt_with_backend(f),
         }
     }
 
