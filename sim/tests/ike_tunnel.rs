@@ -677,21 +677,35 @@ fn a_bad_auth_signature_is_refused() {
     assert_eq!(r2.tunnels(), 0, "nothing on R2's card");
 }
 
+/// The embedded CA and R1 and R2 (spec `n`) with their tunnel up and one
+/// packet through it; the CA is returned so that it keeps serving.
+fn carrying_traffic(dir: &Path, n: u8) -> (RunningCa, Node, Node) {
+    let clock = Clock::frozen(NOW);
+    let ca = start_ca(&dir.join("ca"), &clock);
+    let mut r2 = node(&dir.join("r2"), clock.clone(), &ca, &r2_spec(n));
+    let mut r1 = node(&dir.join("r1"), clock, &ca, &r1_spec(n));
+    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
+    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    (ca, r1, r2)
+}
+
+/// A router's kmd and its card's register window (for faults injected
+/// behind the driver's back).
+fn card_of(n: &Node) -> (mtsim::iked::Control, std::sync::Arc<dyn espic_hw::Mmio>) {
+    let kmd = n.r.shared().kmd.get().unwrap().clone();
+    let bar = kmd.card_registers();
+    (kmd, bar)
+}
+
 #[test]
 fn a_fatal_card_fault_during_traffic_is_recovered_by_rekeying() {
     use espic_hw::regs;
     let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(&d.path().join("ca"), &clock);
-    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(10));
-    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(10));
-    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
-    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    let (_ca, mut r1, mut r2) = carrying_traffic(d.path(), 10);
     let before = r1.cli("show security ipsec security-associations");
     // Behind the driver's back: a command-ring doorbell past the ring's
     // end. The card stops with a fatal fault (FAULT_CODE CmdIndex).
-    let kmd = r1.r.shared().kmd.get().unwrap().clone();
-    let bar = kmd.card_registers();
+    let (kmd, bar) = card_of(&r1);
     let size = bar.read32(regs::CMD_SIZE);
     bar.write32(regs::CMD_TAIL, size);
     wait("the card's fatal fault", || {
@@ -830,16 +844,10 @@ fn the_ca_down_at_re_enrollment_leaves_the_tunnel_up_and_the_retry_renews() {
 fn a_full_completion_ring_during_traffic_is_recovered() {
     use espic_hw::regs;
     let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(&d.path().join("ca"), &clock);
-    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(13));
-    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(13));
-    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
-    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    let (_ca, mut r1, mut r2) = carrying_traffic(d.path(), 13);
     // Behind the driver's back: CPL_HEAD one past the card's tail, so the
     // completion ring looks full. The card stalls (CPL_FULL).
-    let kmd = r1.r.shared().kmd.get().unwrap().clone();
-    let bar = kmd.card_registers();
+    let (kmd, bar) = card_of(&r1);
     let size = bar.read32(regs::CPL_SIZE);
     let tail = bar.read32(regs::CPL_TAIL);
     bar.write32(regs::CPL_HEAD, (tail + 1) % size);
@@ -1278,17 +1286,11 @@ fn an_es_pic_policy_refuses_a_peer_whose_certificate_lacks_its_identity() {
 fn dma_errors_during_traffic_drop_only_their_packets_and_the_sas_stay() {
     use espic_hw::regs;
     let d = tempfile::tempdir().unwrap();
-    let clock = Clock::frozen(NOW);
-    let ca = start_ca(&d.path().join("ca"), &clock);
-    let mut r2 = node(&d.path().join("r2"), clock.clone(), &ca, &r2_spec(19));
-    let mut r1 = node(&d.path().join("r1"), clock.clone(), &ca, &r1_spec(19));
-    wait("the tunnel", || r1.tunnels() == 1 && r2.tunnels() == 1);
-    ping(&r1, &mut r2, "198.51.100.1", "203.0.113.1", 1);
+    let (_ca, mut r1, mut r2) = carrying_traffic(d.path(), 19);
     let before = r1.cli("show security ipsec security-associations");
     // The card's error injection: the next two transforms on R1's card
     // fail as if their DMA read had failed.
-    let kmd = r1.r.shared().kmd.get().unwrap().clone();
-    let bar = kmd.card_registers();
+    let (kmd, bar) = card_of(&r1);
     let faults = bar.read64(regs::CNT_DMA_FAULT);
     bar.write32(regs::ERR_INJECT, 2);
     for seq in [2, 3] {

@@ -47,6 +47,21 @@ fn batch_encap(sa: &mut OutboundSa, inners: &[Vec<u8>]) -> (Vec<u8>, Vec<Span>) 
     (buf, spans)
 }
 
+/// Runs `check` on each packet `spans` of `buf`; returns what it gave and
+/// the packets' ESP parts as spans of `buf`.
+fn check_all(rx: &mut InboundSa, buf: &[u8], spans: &[Span]) -> (Vec<esp::Checked>, Vec<Span>) {
+    let checked: Vec<_> = spans
+        .iter()
+        .map(|s| rx.check(&buf[s.range()]).unwrap())
+        .collect();
+    let esps = spans
+        .iter()
+        .zip(&checked)
+        .map(|(s, c)| Span::new(s.start + c.esp.start, c.esp.len))
+        .collect();
+    (checked, esps)
+}
+
 fn check_same_as_one_at_a_time(
     cipher: CipherAlg,
     integ: IntegAlg,
@@ -122,15 +137,7 @@ fn a_forged_packet_fails_alone() {
     let victim = spans[3];
     buf[victim.start + victim.len - 1] ^= 1;
     let mut rx = InboundSa::new(p).unwrap();
-    let checked: Vec<_> = spans
-        .iter()
-        .map(|s| rx.check(&buf[s.range()]).unwrap())
-        .collect();
-    let esps: Vec<Span> = spans
-        .iter()
-        .zip(&checked)
-        .map(|(s, c)| Span::new(s.start + c.esp.start, c.esp.len))
-        .collect();
+    let (checked, esps) = check_all(&mut rx, &buf, &spans);
     let mut dst = vec![0u8; buf.len()];
     let mut results = vec![Ok(0); spans.len()];
     rx.keys()
@@ -267,15 +274,7 @@ fn outputs_with_room_for_only_the_inner_packet_still_open() {
     let (buf, spans) = batch_encap(&mut tx, &inners);
     for exact in [false, true] {
         let mut rx = InboundSa::new(p.clone()).unwrap();
-        let checked: Vec<_> = spans
-            .iter()
-            .map(|s| rx.check(&buf[s.range()]).unwrap())
-            .collect();
-        let esps: Vec<Span> = spans
-            .iter()
-            .zip(&checked)
-            .map(|(s, c)| Span::new(s.start + c.esp.start, c.esp.len))
-            .collect();
+        let (_, esps) = check_all(&mut rx, &buf, &spans);
         let mut outs = Vec::new();
         let mut at = 0;
         for (inner, s) in inners.iter().zip(&spans) {

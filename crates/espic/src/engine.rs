@@ -525,9 +525,7 @@ impl Engine {
         let written = dst.get(at..at + outcome.len).unwrap_or_default();
         if !dma_write(&self.mem, dst_addr, written) {
             // Checked at admission; a region cannot shrink under us. Report it all the same.
-            let mut causes = 0;
-            let status = self.dma_fault(FaultCode::DmaWrite, dst_addr, &mut causes);
-            self.causes |= causes;
+            let status = self.fault_in_batch(FaultCode::DmaWrite, dst_addr);
             return Done::status(status, index);
         }
         let mut flags = 0;
@@ -601,27 +599,22 @@ impl Engine {
         }
         let src = d.src_addr.get();
         let dst = d.dst_addr.get();
-        let mut causes = 0;
-        let checked = self
-            .dma_check(src, src_len, FaultCode::DmaRead, &mut causes)
-            .and_then(|()| self.dma_check(dst, dst_len, FaultCode::DmaWrite, &mut causes));
-        self.causes |= causes;
-        checked?;
-        if self.regs.take_injected_error() {
-            let mut causes = 0;
-            let status = self.dma_fault(FaultCode::DmaRead, src, &mut causes);
-            self.causes |= causes;
-            return Err(status);
-        }
+        // The input goes straight into the lot: a source outside memory
+        // fails the read itself. The output is only checked here (written
+        // at completion), before the SA's state moves.
         let lot = &mut self.lot;
         let input = lot.take_src(src_len);
-        let bytes = &mut lot.src[input.range()];
-        if !dma_read(&self.mem, src, bytes) {
-            let mut causes = 0;
-            let status = self.dma_fault(FaultCode::DmaRead, src, &mut causes);
-            self.causes |= causes;
-            return Err(status);
+        if !dma_read(&self.mem, src, &mut lot.src[input.range()]) {
+            return Err(self.fault_in_batch(FaultCode::DmaRead, src));
         }
+        if !self.in_memory(dst, dst_len, Permissions::Write) {
+            return Err(self.fault_in_batch(FaultCode::DmaWrite, dst));
+        }
+        if self.regs.take_injected_error() {
+            return Err(self.fault_in_batch(FaultCode::DmaRead, src));
+        }
+        let lot = &mut self.lot;
+        let bytes = &lot.src[input.range()];
         let mut index = d.sa_index.get();
         if op == Opcode::Decap && index == SA_BY_SPI {
             let spi = esp::wire::peek_spi(bytes).ok_or(Status::Malformed)?;
@@ -698,15 +691,29 @@ impl Engine {
         } else {
             Permissions::Read
         };
-        let fits = addr.checked_add(len as u64).is_some()
-            && (vm_memory::GuestMemoryBackend::get_slice(&*self.mem, GuestAddress(addr), len)
-                .is_ok()
-                || self.mem.check_range(GuestAddress(addr), len, access));
-        if fits {
+        if self.in_memory(addr, len, access) {
             Ok(())
         } else {
             Err(self.dma_fault(code, addr, causes))
         }
+    }
+
+    /// Whether `[addr, addr+len)` is host memory: one region lookup when it
+    /// lies in one region, the general check otherwise.
+    fn in_memory(&self, addr: u64, len: usize, access: Permissions) -> bool {
+        addr.checked_add(len as u64).is_some()
+            && (vm_memory::GuestMemoryBackend::get_slice(&*self.mem, GuestAddress(addr), len)
+                .is_ok()
+                || self.mem.check_range(GuestAddress(addr), len, access))
+    }
+
+    /// [`Engine::dma_fault`] for a transform of the batch being run (its
+    /// cause goes with the batch's interrupt).
+    fn fault_in_batch(&mut self, code: FaultCode, addr: u64) -> Status {
+        let mut causes = 0;
+        let status = self.dma_fault(code, addr, &mut causes);
+        self.causes |= causes;
+        status
     }
 
     /// Records a DMA fault for one descriptor: fault registers, the

@@ -58,16 +58,6 @@ fn hash_of(alg: &AlgorithmIdentifierOwned) -> Result<(HashAlg, char), VerifyErro
     })
 }
 
-/// The modulus length of an RSA public key, in bits, if it parses.
-fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Option<usize> {
-    use der::Decode;
-    let bytes = spki.subject_public_key.as_bytes()?;
-    let key = rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(bytes).ok()?;
-    let n = key.modulus.as_bytes();
-    let first = n.iter().position(|&b| b != 0)?;
-    Some((n.len() - first) * 8 - n[first].leading_zeros() as usize)
-}
-
 /// Verifies `sig` over `msg` made with `alg` by the key in `spki`.
 pub fn verify(
     spki: &SubjectPublicKeyInfoOwned,
@@ -93,8 +83,8 @@ pub fn verify(
                 )));
             }
             let pk = rsa::PublicKey::from_public_key_der(&spki_der).map_err(|e| {
-                match rsa_modulus_bits(spki) {
-                    Some(bits) if bits < rsa::PublicKey::MIN_SIZE => VerifyError::BadKey(format!(
+                match crate::info::KeyDescription::of(spki).bits as usize {
+                    bits @ 1.. if bits < rsa::PublicKey::MIN_SIZE => VerifyError::BadKey(format!(
                         "an RSA key of {bits} bits, below the {} bits signatures are verified with",
                         rsa::PublicKey::MIN_SIZE
                     )),
