@@ -117,6 +117,9 @@ impl SealKeys {
             ct_blocks(s.len, icv_len)?;
         }
         for chunk in spans.chunks(LANES) {
+            by_start(chunk)?;
+        }
+        for chunk in spans.chunks(LANES) {
             self.encrypt_lanes(buf, chunk, icv_len);
         }
         let mut macs = [Icv::default(); LANES];
@@ -137,24 +140,72 @@ impl SealKeys {
         Ok(())
     }
 
-    /// CBC over up to [`LANES`] checked spans, block `j` of every packet in
-    /// one cipher call.
+    /// CBC over up to [`LANES`] checked, disjoint spans, block `j` of every
+    /// packet in one cipher call.
     fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
-        let mut lanes = Lanes::new(buf, spans, icv_len, |_| true);
+        let lanes = Lanes::new(buf, spans, icv_len, |_| true);
+        // Each lane's ciphertext as its own slice of blocks (split in
+        // buffer order, then put in lane order): a block is found by its
+        // index alone.
+        let mut region: [&mut [[u8; BLOCK_LEN]]; LANES] =
+            std::array::from_fn(|_| Default::default());
+        let Ok(order) = by_start(spans) else {
+            return;
+        };
+        let mut lane_of = [usize::MAX; LANES];
+        for (t, &k) in lanes.owner[..lanes.n].iter().enumerate() {
+            lane_of[k] = t;
+        }
+        let mut rest = buf;
+        let mut cursor = 0;
+        for &k in &order[..spans.len().min(LANES)] {
+            let t = lane_of[k];
+            if t >= lanes.n {
+                continue;
+            }
+            let at = lanes.ct_at[t];
+            let Some(skip) = at.checked_sub(cursor) else {
+                return;
+            };
+            let Some((ct, tail)) = std::mem::take(&mut rest)
+                .split_at_mut_checked(skip)
+                .and_then(|(_, r)| r.split_at_mut_checked(lanes.blocks[t] * BLOCK_LEN))
+            else {
+                return;
+            };
+            region[t] = ct.as_chunks_mut::<BLOCK_LEN>().0;
+            rest = tail;
+            cursor = at + lanes.blocks[t] * BLOCK_LEN;
+        }
         // One backend call for the whole pass: the round keys are set up
         // once, not once per block position.
-        self.enc.with_backend(SealLanes {
-            lanes: &mut lanes,
-            buf,
-        });
+        self.enc.with_backend(SealLanes { lanes, region });
     }
 }
 
-/// CBC encryption of a pass of [`Lanes`], inside one call of the cipher's
+/// The indices of `spans` (at most [`LANES`]) in buffer order; an error if
+/// two overlap.
+fn by_start(spans: &[Span]) -> Result<[usize; LANES], EspError> {
+    let mut order = [0usize; LANES];
+    let n = spans.len().min(LANES);
+    for (i, o) in order[..n].iter_mut().enumerate() {
+        *o = i;
+    }
+    order[..n].sort_unstable_by_key(|&i| spans[i].start);
+    for w in order[..n].windows(2) {
+        if spans[w[0]].start + spans[w[0]].len > spans[w[1]].start {
+            return Err(EspError::BadParams("two packets overlap in the buffer"));
+        }
+    }
+    Ok(order)
+}
+
+/// CBC encryption of [`Lanes`], every pass inside one call of the cipher's
 /// backend.
 struct SealLanes<'a> {
-    lanes: &'a mut Lanes,
-    buf: &'a mut [u8],
+    lanes: Lanes,
+    /// Per lane: its packet's ciphertext blocks.
+    region: [&'a mut [[u8; BLOCK_LEN]]; LANES],
 }
 
 impl BlockSizeUser for SealLanes<'_> {
@@ -163,81 +214,113 @@ impl BlockSizeUser for SealLanes<'_> {
 
 impl BlockCipherEncClosure for SealLanes<'_> {
     fn call<B: BlockCipherEncBackend<BlockSize = U16>>(self, backend: &B) {
-        let Self { lanes, buf } = self;
+        let Self {
+            mut lanes,
+            mut region,
+        } = self;
+        // Each lane holds plaintext block j XOR the previous ciphertext
+        // block (the IV first); once encrypted, it is stored and the next
+        // block is loaded in the same step.
+        for ((lane, prev), blocks) in lanes
+            .lane
+            .iter_mut()
+            .zip(&lanes.prev)
+            .zip(&region)
+            .take(lanes.n)
+        {
+            let first = blocks.first().copied().unwrap_or_default();
+            lane.0 = xor(prev.to_ne_bytes(), first);
+        }
+        let mut m = lanes.n;
         for j in 0..lanes.rounds {
-            // Plaintext block j XOR the previous ciphertext block.
-            let m = lanes.gather(j, |at, prev| load(buf, at) ^ prev);
+            m = lanes.active(m, j);
             let (chunks, tail) =
                 Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
             for c in chunks {
                 backend.encrypt_par_blocks_inplace(c);
             }
             backend.encrypt_tail_blocks_inplace(tail);
-            for t in 0..m {
-                let (k, at) = (lanes.owner[t], lanes.at(t, j));
-                let c = lanes.lane[t];
-                if let Some(p) = buf.get_mut(at..at + BLOCK_LEN) {
-                    p.copy_from_slice(&c);
+            for (lane, blocks) in lanes.lane[..m].iter_mut().zip(region.iter_mut()) {
+                let c = lane.0;
+                if let Some(b) = blocks.get_mut(j) {
+                    *b = c;
                 }
-                lanes.prev[k] = u128::from_ne_bytes(c.0);
+                if let Some(next) = blocks.get(j + 1) {
+                    lane.0 = xor(c, *next);
+                }
             }
         }
     }
 }
 
-/// CBC over up to [`LANES`] packets at once: per packet where its
-/// ciphertext starts, how many blocks it has and the ciphertext block
-/// before the next one (the IV to begin with); and the lanes of one round.
+/// `a` XOR `b`, a block at a time.
+fn xor(a: [u8; BLOCK_LEN], b: [u8; BLOCK_LEN]) -> [u8; BLOCK_LEN] {
+    let mut out = [0u8; BLOCK_LEN];
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x ^ y;
+    }
+    out
+}
+
+/// CBC over up to [`LANES`] packets at once, block `j` of each in pass
+/// `j`. Lane `t` carries one packet from the first pass to its last: the
+/// lanes are ordered longest packet first, so the lanes of a pass are a
+/// prefix and no block changes lane (nothing to look up per block).
 struct Lanes {
+    /// Per lane: where its packet's ciphertext starts in the buffer.
     ct_at: [usize; LANES],
+    /// Per lane: its packet's ciphertext blocks (non-increasing).
     blocks: [usize; LANES],
-    prev: [u128; LANES],
-    rounds: usize,
-    lane: [Block; LANES],
+    /// Per lane: its packet's index among the spans.
     owner: [usize; LANES],
+    /// Per lane: the ciphertext block before the next one (the IV first).
+    prev: [u128; LANES],
+    /// Lanes in use.
+    n: usize,
+    /// Passes: the longest packet's blocks.
+    rounds: usize,
+    /// The blocks of the current pass.
+    lane: [Block; LANES],
 }
 
 impl Lanes {
     /// The packets `spans` of `buf` for which `take(k)` holds (checked:
     /// whole blocks, inside `buf`).
     fn new(buf: &[u8], spans: &[Span], icv_len: usize, take: impl Fn(usize) -> bool) -> Self {
+        let mut order = [(0usize, 0usize); LANES];
+        let mut n = 0;
+        for (k, s) in spans.iter().enumerate().take(LANES) {
+            if take(k) {
+                order[n] = (ct_blocks(s.len, icv_len).unwrap_or(0), k);
+                n += 1;
+            }
+        }
+        order[..n].sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
         let mut l = Lanes {
             ct_at: [0; LANES],
             blocks: [0; LANES],
-            prev: [0; LANES],
-            rounds: 0,
-            lane: [Block::default(); LANES],
             owner: [0; LANES],
+            prev: [0; LANES],
+            n,
+            rounds: order[0].0,
+            lane: [Block::default(); LANES],
         };
-        for (k, s) in spans.iter().enumerate().take(LANES) {
-            if take(k) {
-                l.ct_at[k] = s.start + ESP_HEADER_LEN + BLOCK_LEN;
-                l.blocks[k] = ct_blocks(s.len, icv_len).unwrap_or(0);
-                l.prev[k] = load(buf, s.start + ESP_HEADER_LEN);
-            }
+        for (t, &(blocks, k)) in order[..n].iter().enumerate() {
+            let start = spans.get(k).map_or(0, |s| s.start);
+            l.ct_at[t] = start + ESP_HEADER_LEN + BLOCK_LEN;
+            l.blocks[t] = blocks;
+            l.owner[t] = k;
+            l.prev[t] = load(buf, start + ESP_HEADER_LEN);
         }
-        l.rounds = l.blocks.iter().copied().max().unwrap_or(0);
         l
     }
 
-    /// Fills the lanes with `block(offset of block j, previous ciphertext
-    /// block)` of every packet that has a block `j`; returns how many.
-    fn gather(&mut self, j: usize, block: impl Fn(usize, u128) -> u128) -> usize {
-        let mut m = 0;
-        for k in 0..LANES {
-            if self.blocks[k] > j {
-                self.lane[m] =
-                    Block::from(block(self.ct_at[k] + j * BLOCK_LEN, self.prev[k]).to_ne_bytes());
-                self.owner[m] = k;
-                m += 1;
-            }
+    /// How many lanes of the first `m` have a block `j`.
+    fn active(&self, mut m: usize, j: usize) -> usize {
+        while m > 0 && self.blocks[m - 1] <= j {
+            m -= 1;
         }
         m
-    }
-
-    /// Offset of block `j` of the packet in lane `t`.
-    fn at(&self, t: usize, j: usize) -> usize {
-        self.ct_at[self.owner[t]] + j * BLOCK_LEN
     }
 }
 
@@ -262,26 +345,34 @@ impl BlockCipherDecClosure for OpenLanes<'_> {
             dst,
             outs,
         } = self;
+        let mut out_at = [usize::MAX; LANES];
+        for (at, &k) in out_at.iter_mut().zip(&lanes.owner).take(lanes.n) {
+            *at = outs.get(k).map_or(usize::MAX, |o| o.start);
+        }
+        let mut m = lanes.n;
         for j in 0..lanes.rounds {
-            let m = lanes.gather(j, |at, _| load(src, at));
+            m = lanes.active(m, j);
+            for (lane, at) in lanes.lane[..m].iter_mut().zip(&lanes.ct_at) {
+                *lane = Array(load(src, at + j * BLOCK_LEN).to_ne_bytes());
+            }
             let (chunks, tail) =
                 Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
             for c in chunks {
                 backend.decrypt_par_blocks_inplace(c);
             }
             backend.decrypt_tail_blocks_inplace(tail);
-            for t in 0..m {
-                let (k, at) = (lanes.owner[t], lanes.at(t, j));
+            for ((lane, prev), (at, out_at)) in lanes.lane[..m]
+                .iter()
+                .zip(&mut lanes.prev)
+                .zip(lanes.ct_at.iter().zip(&out_at))
+            {
                 // Decrypted block j XOR the previous ciphertext block.
-                let plain = u128::from_ne_bytes(lanes.lane[t].0) ^ lanes.prev[k];
-                let to = outs
-                    .get(k)
-                    .map_or(usize::MAX, |o| o.start)
-                    .saturating_add(j * BLOCK_LEN);
+                let plain = u128::from_ne_bytes(lane.0) ^ *prev;
+                let to = out_at.saturating_add(j * BLOCK_LEN);
                 if let Some(out) = dst.get_mut(to..to.saturating_add(BLOCK_LEN)) {
                     out.copy_from_slice(&plain.to_ne_bytes());
                 }
-                lanes.prev[k] = load(src, at);
+                *prev = load(src, at + j * BLOCK_LEN);
             }
         }
     }

@@ -19,10 +19,11 @@ use espic_hw::desc::{
     SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaBlock,
 };
 use espic_hw::regs::{self, ctrl, int};
-use espic_hw::{FaultCode, HostMemory, Opcode, Status, dma_read, dma_write};
+use espic_hw::{FaultCode, HostMemory, Opcode, Status, dma_prefetch, dma_read, dma_write};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromZeros, IntoBytes};
 
+use crate::iv::IvSource;
 use crate::lot::{Job, JobState, Lot};
 use crate::regfile::{RegisterFile, Tally};
 use crate::sa_table::{self, SaEntry, SaTable};
@@ -96,7 +97,7 @@ pub struct Engine {
     fatal: bool,
     cpl_full_signalled: bool,
     sas: SaTable,
-    iv_pool: IvPool,
+    iv_pool: IvSource,
     /// The lot being admitted.
     lot: Lot,
     /// Lots handed to the crypto step, oldest first.
@@ -147,7 +148,7 @@ impl Engine {
             fatal: false,
             cpl_full_signalled: false,
             sas: SaTable::new(regs::SA_TABLE_SIZE),
-            iv_pool: IvPool::default(),
+            iv_pool: IvSource::default(),
             lot: Lot::new(),
             pending: VecDeque::new(),
             spare: Vec::new(),
@@ -350,6 +351,17 @@ impl Engine {
                 return Err(Stopped);
             }
         }
+        // The host wrote the batch's packets from another core: start every
+        // one of their misses now rather than one per admission.
+        for d in &self.descs[..n] {
+            if matches!(
+                Opcode::from_raw(d.opcode),
+                Some(Opcode::Encap | Opcode::Decap)
+            ) {
+                let len = (d.src_len.get() as usize).min(MAX_PACKET);
+                dma_prefetch(&self.mem, d.src_addr.get(), len);
+            }
+        }
         for i in 0..n {
             let d = self.descs[i];
             match Opcode::from_raw(d.opcode) {
@@ -479,8 +491,8 @@ impl Engine {
                 }
             },
         };
-        for job in lot.jobs.drain(..) {
-            let done = self.finish_job(&lot.dst, &job);
+        for job in &lot.jobs {
+            let done = self.finish_job(&lot.dst, job);
             self.post(rings, &job.desc, done);
         }
         lot.reset();
@@ -628,7 +640,7 @@ impl Engine {
                     .prepare(&lot.src[input.range()], &iv, &mut lot.dst[out.range()])
                     .map_err(|e| status_of(&e))?;
                 JobState::Seal {
-                    keys: Arc::clone(sa.keys()),
+                    keys: lot.seal_keys(sa.keys()),
                     out,
                     prepared,
                 }
@@ -638,7 +650,7 @@ impl Engine {
                     .check(&lot.src[input.range()])
                     .map_err(|e| status_of(&e))?;
                 JobState::Open {
-                    keys: Arc::clone(sa.keys()),
+                    keys: lot.open_keys(sa.keys()),
                     input,
                     out: lot.take_dst(dst_len.min(src_len)),
                     checked,
@@ -863,35 +875,5 @@ fn status_of(e: &esp::EspError) -> Status {
         E::LifetimeExpired => Status::LifetimeExpired,
         E::BadParams(_) => Status::BadSaParams,
         _ => Status::Malformed,
-    }
-}
-
-/// Random IVs, drawn from the operating system in blocks so that a packet
-/// does not cost a system call.
-#[derive(Default)]
-struct IvPool {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl IvPool {
-    const REFILL: usize = 16 * 256;
-
-    /// The next IV, or `None` if the OS random source failed (CBC needs
-    /// unpredictable IVs, so there is no fallback).
-    fn next(&mut self) -> Option<[u8; 16]> {
-        if self.pos + 16 > self.buf.len() {
-            self.buf.resize(Self::REFILL, 0);
-            if let Err(e) = getrandom::fill(&mut self.buf) {
-                tracing::error!(error = %e, "espic: the OS random source failed");
-                self.buf.clear();
-                return None;
-            }
-            self.pos = 0;
-        }
-        let mut iv = [0u8; 16];
-        iv.copy_from_slice(self.buf.get(self.pos..self.pos + 16)?);
-        self.pos += 16;
-        Some(iv)
     }
 }

@@ -25,6 +25,7 @@
 //! ```
 
 pub mod engine;
+mod iv;
 mod lot;
 pub mod regfile;
 pub mod sa_table;

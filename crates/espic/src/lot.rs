@@ -33,8 +33,9 @@ pub(crate) enum JobState {
     Failed(Status),
     /// ENCAP: laid out in `dst` at `out`, to be sealed.
     Seal {
-        /// The outbound SA's keys.
-        keys: Arc<SealKeys>,
+        /// The outbound SA's keys: `Keys::Seal` at this index of the lot's
+        /// keys.
+        keys: usize,
         /// The whole outer packet in `dst`.
         out: Span,
         /// What `prepare` returned (ESP part relative to `out`).
@@ -42,8 +43,9 @@ pub(crate) enum JobState {
     },
     /// DECAP: the packet in `src` at `input`, inner packet to `dst` at `out`.
     Open {
-        /// The inbound SA's keys.
-        keys: Arc<OpenKeys>,
+        /// The inbound SA's keys: `Keys::Open` at this index of the lot's
+        /// keys.
+        keys: usize,
         /// The whole outer packet in `src`.
         input: Span,
         /// Room for the inner packet in `dst`.
@@ -53,6 +55,15 @@ pub(crate) enum JobState {
         /// Filled by the crypto step.
         opened: Result<usize, EspError>,
     },
+}
+
+/// The keys of one SA a lot's jobs use.
+#[derive(Debug)]
+pub(crate) enum Keys {
+    /// An outbound SA's.
+    Seal(Arc<SealKeys>),
+    /// An inbound SA's.
+    Open(Arc<OpenKeys>),
 }
 
 /// One descriptor of a lot.
@@ -76,6 +87,11 @@ pub(crate) struct Lot {
     dst_used: usize,
     /// The descriptors, in ring order.
     pub jobs: Vec<Job>,
+    /// The SA keys the jobs name, one entry per run of jobs of one SA: a
+    /// packet's admission and completion touch no reference count (an
+    /// atomic there waited, every packet, for the stores of the DMA write
+    /// before it to reach memory the host's core held).
+    keys: Vec<Keys>,
     esps: Vec<Span>,
     outs: Vec<Span>,
     results: Vec<Result<usize, EspError>>,
@@ -90,6 +106,7 @@ impl Lot {
             src_used: 0,
             dst_used: 0,
             jobs: Vec::with_capacity(LOT_MAX),
+            keys: Vec::with_capacity(LOT_MAX),
             esps: Vec::with_capacity(LOT_MAX),
             outs: Vec::with_capacity(LOT_MAX),
             results: Vec::with_capacity(LOT_MAX),
@@ -101,6 +118,30 @@ impl Lot {
         self.src_used = 0;
         self.dst_used = 0;
         self.jobs.clear();
+        self.keys.clear();
+    }
+
+    /// The index of `keys` in the lot's keys, added unless the last job's
+    /// run already uses them.
+    pub fn seal_keys(&mut self, keys: &Arc<SealKeys>) -> usize {
+        if let Some(Keys::Seal(last)) = self.keys.last()
+            && Arc::ptr_eq(last, keys)
+        {
+            return self.keys.len() - 1;
+        }
+        self.keys.push(Keys::Seal(Arc::clone(keys)));
+        self.keys.len() - 1
+    }
+
+    /// As [`Self::seal_keys`], for an inbound SA.
+    pub fn open_keys(&mut self, keys: &Arc<OpenKeys>) -> usize {
+        if let Some(Keys::Open(last)) = self.keys.last()
+            && Arc::ptr_eq(last, keys)
+        {
+            return self.keys.len() - 1;
+        }
+        self.keys.push(Keys::Open(Arc::clone(keys)));
+        self.keys.len() - 1
     }
 
     /// Whether the lot is empty.
@@ -141,32 +182,26 @@ impl Lot {
     pub fn crypto(&mut self) {
         let mut i = 0;
         while i < self.jobs.len() {
-            i = match &self.jobs[i].state {
+            i = match self.jobs[i].state {
                 JobState::Failed(_) => i + 1,
-                JobState::Seal { keys, .. } => {
-                    let keys = Arc::clone(keys);
-                    self.seal_run(i, &keys)
-                }
-                JobState::Open { keys, .. } => {
-                    let keys = Arc::clone(keys);
-                    self.open_run(i, &keys)
-                }
+                JobState::Seal { keys, .. } => self.seal_run(i, keys),
+                JobState::Open { keys, .. } => self.open_run(i, keys),
             };
         }
     }
 
-    /// Seals the run of ENCAP jobs on `keys` that starts at `first`;
+    /// Seals the run of ENCAP jobs on keys `k` that starts at `first`;
     /// returns the index after it.
-    fn seal_run(&mut self, first: usize, keys: &Arc<SealKeys>) -> usize {
+    fn seal_run(&mut self, first: usize, k: usize) -> usize {
         self.esps.clear();
         let mut end = first;
         for job in &self.jobs[first..] {
             match &job.state {
                 JobState::Seal {
-                    keys: k,
+                    keys,
                     out,
                     prepared,
-                } if Arc::ptr_eq(k, keys) => {
+                } if *keys == k => {
                     self.esps
                         .push(Span::new(out.start + prepared.esp.start, prepared.esp.len));
                 }
@@ -176,9 +211,14 @@ impl Lot {
         }
         // The spans come from `prepare` into this buffer, so sealing cannot
         // fail; should it, every packet of the run fails with it.
-        let sealed = keys.seal_many(&mut self.dst, &self.esps);
+        let sealed = match self.keys.get(k) {
+            Some(Keys::Seal(keys)) => keys.seal_many(&mut self.dst, &self.esps),
+            _ => Err(EspError::BadParams(
+                "a lot's job names keys it does not hold",
+            )),
+        };
         for job in &mut self.jobs[first..end] {
-            if let Err(e) = sealed {
+            if let Err(e) = &sealed {
                 tracing::error!(error = %e, "espic: sealing failed");
                 job.state = JobState::Failed(Status::Malformed);
             } else if let JobState::Seal { out, prepared, .. } = &job.state
@@ -190,9 +230,9 @@ impl Lot {
         end
     }
 
-    /// Opens the run of DECAP jobs on `keys` that starts at `first`;
+    /// Opens the run of DECAP jobs on keys `k` that starts at `first`;
     /// returns the index after it.
-    fn open_run(&mut self, first: usize, keys: &Arc<OpenKeys>) -> usize {
+    fn open_run(&mut self, first: usize, k: usize) -> usize {
         self.esps.clear();
         self.outs.clear();
         self.results.clear();
@@ -200,12 +240,12 @@ impl Lot {
         for job in &self.jobs[first..] {
             match &job.state {
                 JobState::Open {
-                    keys: k,
+                    keys,
                     input,
                     out,
                     checked,
                     ..
-                } if Arc::ptr_eq(k, keys) => {
+                } if *keys == k => {
                     self.esps
                         .push(Span::new(input.start + checked.esp.start, checked.esp.len));
                     self.outs.push(*out);
@@ -215,13 +255,17 @@ impl Lot {
             }
             end += 1;
         }
-        keys.open_many(
-            &self.src,
-            &self.esps,
-            &mut self.dst,
-            &self.outs,
-            &mut self.results,
-        );
+        if let Some(Keys::Open(keys)) = self.keys.get(k) {
+            keys.open_many(
+                &self.src,
+                &self.esps,
+                &mut self.dst,
+                &self.outs,
+                &mut self.results,
+            );
+        } else {
+            tracing::error!("espic: a lot's job names keys it does not hold");
+        }
         for (job, r) in self.jobs[first..end].iter_mut().zip(&self.results) {
             if let JobState::Open { opened, .. } = &mut job.state {
                 *opened = *r;
