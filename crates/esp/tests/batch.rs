@@ -296,3 +296,28 @@ fn outputs_with_room_for_only_the_inner_packet_still_open() {
         }
     }
 }
+
+#[test]
+fn overlapping_packets_are_refused_before_anything_is_written() {
+    let p = params(CipherAlg::Aes128Cbc, IntegAlg::HmacSha1_96, false, false);
+    let mut sa = OutboundSa::new(p).unwrap();
+    let inners = [ipv4_packet(100, 1), ipv4_packet(100, 2)];
+    let len = sa.encap_len(100);
+    let mut buf = vec![0u8; 2 * len];
+    let mut esps = Vec::new();
+    for (k, inner) in inners.iter().enumerate() {
+        let p = sa
+            .prepare(inner, &iv(k), &mut buf[k * len..(k + 1) * len])
+            .unwrap();
+        esps.push(Span::new(k * len + p.esp.start, p.esp.len));
+    }
+    // The second packet's ESP part moved onto the first's.
+    esps[1].start = esps[0].start + 16;
+    let before = buf.clone();
+    let err = sa.keys().seal_many(&mut buf, &esps).unwrap_err();
+    assert!(
+        matches!(err, EspError::BadParams(m) if m.contains("overlap")),
+        "{err}"
+    );
+    assert_eq!(buf, before);
+}

@@ -634,7 +634,10 @@ impl Engine {
         }
         let state = match (op, self.sas.get_mut(index)?) {
             (Opcode::Encap, SaEntry::Outbound(sa)) => {
-                let iv = self.iv_pool.next().ok_or(Status::Aborted)?;
+                let mut iv = [0u8; 16];
+                if !self.iv_pool.fill(&mut iv) {
+                    return Err(Status::Aborted);
+                }
                 let out = lot.take_dst(dst_len.min(sa.encap_len(src_len)));
                 let prepared = sa
                     .prepare(&lot.src[input.range()], &iv, &mut lot.dst[out.range()])
