@@ -60,23 +60,3 @@ pub fn dma_write(mem: &HostMemory, addr: u64, buf: &[u8]) -> bool {
         Err(_) => mem.write_slice(buf, GuestAddress(addr)).is_ok(),
     }
 }
-
-/// Brings the cache lines of `len` bytes of host memory at `addr` towards
-/// the calling core ahead of a [`dma_read`]: one load per 64-byte line,
-/// results discarded. The loads are independent, so the core overlaps
-/// their misses instead of meeting them one copy at a time. Out-of-memory
-/// ranges are ignored (the read that follows reports them).
-pub fn dma_prefetch(mem: &HostMemory, addr: u64, len: usize) {
-    use vm_memory::{GuestAddress, GuestMemoryBackend, VolatileMemory};
-    const LINE: usize = 64;
-    let Ok(s) = mem.get_slice(GuestAddress(addr), len) else {
-        return;
-    };
-    let mut off = 0;
-    while off < len {
-        if let Ok(r) = s.get_ref::<u8>(off) {
-            std::hint::black_box(r.load());
-        }
-        off += LINE;
-    }
-}

@@ -16,6 +16,6 @@ pub mod desc;
 pub mod regs;
 pub mod status;
 
-pub use bus::{HostMemory, Interrupt, Mmio, dma_prefetch, dma_read, dma_write};
+pub use bus::{HostMemory, Interrupt, Mmio, dma_read, dma_write};
 pub use desc::{Completion, Descriptor, SaBlock, SaStats};
 pub use status::{FaultCode, Opcode, Status};

@@ -19,7 +19,7 @@ use espic_hw::desc::{
     SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaBlock,
 };
 use espic_hw::regs::{self, ctrl, int};
-use espic_hw::{FaultCode, HostMemory, Opcode, Status, dma_prefetch, dma_read, dma_write};
+use espic_hw::{FaultCode, HostMemory, Opcode, Status, dma_read, dma_write};
 use vm_memory::{Bytes, GuestAddress, GuestMemory, Permissions};
 use zerocopy::{FromZeros, IntoBytes};
 
@@ -349,17 +349,6 @@ impl Engine {
             ) {
                 self.fail_fatal(FaultCode::RingDma, at);
                 return Err(Stopped);
-            }
-        }
-        // The host wrote the batch's packets from another core: start every
-        // one of their misses now rather than one per admission.
-        for d in &self.descs[..n] {
-            if matches!(
-                Opcode::from_raw(d.opcode),
-                Some(Opcode::Encap | Opcode::Decap)
-            ) {
-                let len = (d.src_len.get() as usize).min(MAX_PACKET);
-                dma_prefetch(&self.mem, d.src_addr.get(), len);
             }
         }
         for i in 0..n {
