@@ -124,23 +124,24 @@ impl Lot {
     /// The index of `keys` in the lot's keys, added unless the last job's
     /// run already uses them.
     pub fn seal_keys(&mut self, keys: &Arc<SealKeys>) -> usize {
-        if let Some(Keys::Seal(last)) = self.keys.last()
-            && Arc::ptr_eq(last, keys)
-        {
-            return self.keys.len() - 1;
-        }
-        self.keys.push(Keys::Seal(Arc::clone(keys)));
-        self.keys.len() - 1
+        self.keys_index(
+            |k| matches!(k, Keys::Seal(last) if Arc::ptr_eq(last, keys)),
+            || Keys::Seal(Arc::clone(keys)),
+        )
     }
 
     /// As [`Self::seal_keys`], for an inbound SA.
     pub fn open_keys(&mut self, keys: &Arc<OpenKeys>) -> usize {
-        if let Some(Keys::Open(last)) = self.keys.last()
-            && Arc::ptr_eq(last, keys)
-        {
-            return self.keys.len() - 1;
+        self.keys_index(
+            |k| matches!(k, Keys::Open(last) if Arc::ptr_eq(last, keys)),
+            || Keys::Open(Arc::clone(keys)),
+        )
+    }
+
+    fn keys_index(&mut self, same: impl Fn(&Keys) -> bool, add: impl FnOnce() -> Keys) -> usize {
+        if !self.keys.last().is_some_and(same) {
+            self.keys.push(add());
         }
-        self.keys.push(Keys::Open(Arc::clone(keys)));
         self.keys.len() - 1
     }
 
