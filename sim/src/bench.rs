@@ -28,6 +28,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aes::cipher::array::Array;
@@ -278,6 +279,9 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Known answers, one per payload size.
     pub kats: Vec<Kat>,
+    /// [`core_round_trip`] measured before each workload's rows (sizes
+    /// in order, then the IMIX), and once more at the end.
+    pub core_trips: Vec<Option<Duration>>,
 }
 
 impl Report {
@@ -291,6 +295,21 @@ impl Report {
         self.rows
             .iter()
             .find(|r| r.path == path && r.op == op && r.size == size)
+    }
+
+    /// What a hand-off between two cores cost during the run, as one line.
+    pub fn core_text(&self) -> String {
+        let trips: Vec<String> = self
+            .core_trips
+            .iter()
+            .map(|t| t.map_or("-".into(), |d| d.as_nanos().to_string()))
+            .collect();
+        format!(
+            "core-to-core round trip, ns (before each size and at the end): {}\n  \
+             (the ring rows depend on it: the host's and the card's threads hand every packet \
+             across; on a VM it changes when the two vCPUs move between shared and separate caches)\n",
+            trips.join(" ")
+        )
     }
 
     /// The KAT lines and what they were built with.
@@ -379,6 +398,7 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f)?;
+        f.write_str(&self.core_text())?;
         f.write_str(&self.kat_text())
     }
 }
@@ -1163,27 +1183,105 @@ pub fn run(opts: &Options) -> Result<Report, BenchError> {
         .iter()
         .map(|&p| Size::Bytes(p))
         .chain([Size::Imix]);
+    let mut core_trips = Vec::new();
     for size in workloads {
         let w = Workload::new(size)?;
         verify(&mut pic, &w)?;
+        core_trips.push(core_round_trip());
         for op in Op::ALL {
             for path in DataPath::ALL {
                 rows.push(measure_one(&mut pic, &w, path, op, opts.seconds)?);
             }
         }
     }
+    core_trips.push(core_round_trip());
     Ok(Report {
         seconds: opts.seconds,
         ring_entries: RING_ENTRIES,
         threads: opts.threads.max(1),
         rows,
         kats,
+        core_trips,
+    })
+}
+
+/// The cost of one hand-off between two cores on this machine: the mean
+/// round trip of a cache line between two threads spinning on it (the main
+/// thread and one spawned for the purpose; with the card idle the
+/// scheduler puts them on different CPUs). `None` with fewer than two
+/// CPUs or if the other thread did not answer within 100 ms (spinning
+/// would then measure the scheduler).
+pub fn core_round_trip() -> Option<Duration> {
+    const WARM_UP: u64 = 1_000;
+    const TRIPS: u64 = 20_000;
+    const GIVE_UP: Duration = Duration::from_millis(100);
+    const ABANDONED: u64 = u64::MAX;
+    if std::thread::available_parallelism().map_or(true, |n| n.get() < 2) {
+        return None;
+    }
+    // Ping i is 2i + 1, its pong 2i + 2.
+    let line = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..WARM_UP + TRIPS {
+                loop {
+                    match line.load(Ordering::Acquire) {
+                        // A compare-exchange, so an abandoned measurement
+                        // is never overwritten by a late pong.
+                        v if v == 2 * i + 1 => {
+                            match line.compare_exchange(
+                                v,
+                                v + 1,
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                            ) {
+                                Ok(_) => break,
+                                Err(_) => return,
+                            }
+                        }
+                        ABANDONED => return,
+                        _ => std::hint::spin_loop(),
+                    }
+                }
+            }
+        });
+        let begin = now();
+        let mut timed_from = begin;
+        for i in 0..WARM_UP + TRIPS {
+            if i == WARM_UP {
+                timed_from = now();
+            }
+            line.store(2 * i + 1, Ordering::Release);
+            let mut spins = 0u32;
+            while line.load(Ordering::Acquire) != 2 * i + 2 {
+                std::hint::spin_loop();
+                spins = spins.wrapping_add(1);
+                if spins.is_multiple_of(4096) && begin.elapsed() > GIVE_UP {
+                    line.swap(ABANDONED, Ordering::AcqRel);
+                    return None;
+                }
+            }
+        }
+        let trips = u32::try_from(TRIPS).ok()?;
+        Some(timed_from.elapsed() / trips)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_round_trip_returns_a_plausible_figure_or_none() {
+        // On a loaded machine the helper thread may not get a CPU within
+        // the time limit: then `None`, never a hang.
+        if let Some(d) = core_round_trip() {
+            assert!(
+                d > Duration::ZERO && d < Duration::from_millis(100),
+                "{d:?}"
+            );
+        }
+    }
 
     #[test]
     fn packet_model_matches_the_anchors() {

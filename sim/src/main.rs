@@ -792,7 +792,7 @@ fn bench_pic(args: &PicBenchArgs) -> ExitCode {
         Ok(report) if args.json => match serde_json::to_string_pretty(&report.json()) {
             Ok(j) => {
                 println!("{j}");
-                eprint!("{}", report.kat_text());
+                eprint!("{}{}", report.core_text(), report.kat_text());
                 ExitCode::SUCCESS
             }
             Err(e) => {
