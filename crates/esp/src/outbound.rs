@@ -122,7 +122,37 @@ impl OutboundSa {
         iv: &[u8; BLOCK_LEN],
         out: &mut [u8],
     ) -> Result<Prepared, EspError> {
-        let result = self.try_prepare(inner, iv, out);
+        self.counted(|sa| sa.try_prepare(Inner::Copy(inner), iv, out))
+    }
+
+    /// Where in its output buffer an encapsulated packet's plaintext
+    /// starts: after the outer header, ESP header and IV.
+    pub fn payload_offset(&self) -> usize {
+        wire::outer_len(&self.tunnel) + ESP_HEADER_LEN + BLOCK_LEN
+    }
+
+    /// [`Self::prepare`] for an inner packet of `inner_len` bytes that is
+    /// already in `out` at [`Self::payload_offset`]: what a card does when
+    /// it reads the packet from host memory straight into its place, with
+    /// no copy in between.
+    ///
+    /// On error the inner packet stays as it was, nothing else is
+    /// written and only the counters may change.
+    pub fn prepare_in_place(
+        &mut self,
+        inner_len: usize,
+        iv: &[u8; BLOCK_LEN],
+        out: &mut [u8],
+    ) -> Result<Prepared, EspError> {
+        self.counted(|sa| sa.try_prepare(Inner::InPlace(inner_len), iv, out))
+    }
+
+    /// Runs `f`, counting a malformed packet.
+    fn counted(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<Prepared, EspError>,
+    ) -> Result<Prepared, EspError> {
+        let result = f(self);
         if let Err(EspError::Malformed(_)) = result {
             self.counters.malformed += 1;
         }
@@ -131,17 +161,31 @@ impl OutboundSa {
 
     fn try_prepare(
         &mut self,
-        inner: &[u8],
+        inner: Inner<'_>,
         iv: &[u8; BLOCK_LEN],
         out: &mut [u8],
     ) -> Result<Prepared, EspError> {
-        let next_header = match inner.first().map(|b| b >> 4) {
+        let payload_at = self.payload_offset();
+        let (inner_len, first) = match inner {
+            Inner::Copy(p) => (p.len(), p.first().copied()),
+            Inner::InPlace(n) => {
+                let end = payload_at.saturating_add(n);
+                if out.len() < end {
+                    return Err(EspError::DestTooSmall {
+                        needed: end,
+                        available: out.len(),
+                    });
+                }
+                (n, out.get(payload_at).copied().filter(|_| n > 0))
+            }
+        };
+        let next_header = match first.map(|b| b >> 4) {
             None => return Err(M::InnerEmpty.into()),
             Some(4) => NEXT_IPV4,
             Some(6) => NEXT_IPV6,
             Some(version) => return Err(M::InnerNotIp { version }.into()),
         };
-        let total = self.encap_len(inner.len());
+        let total = self.encap_len(inner_len);
         let hdr = wire::outer_len(&self.tunnel);
         // IPv4 total length, or IPv6 payload length, must fit 16 bits.
         let length_field = if self.tunnel.dst.is_ipv4() {
@@ -150,7 +194,7 @@ impl OutboundSa {
             total - wire::IPV6_HEADER_LEN
         };
         if length_field > usize::from(u16::MAX) {
-            return Err(M::InnerTooLarge { len: inner.len() }.into());
+            return Err(M::InnerTooLarge { len: inner_len }.into());
         }
         if out.len() < total {
             return Err(EspError::DestTooSmall {
@@ -169,25 +213,24 @@ impl OutboundSa {
         esp[8..8 + BLOCK_LEN].copy_from_slice(iv);
         let ct_start = ESP_HEADER_LEN + BLOCK_LEN;
         let ct_end = esp.len() - icv_len;
-        let pad = pad_len(inner.len());
+        let pad = pad_len(inner_len);
         {
             let payload = &mut esp[ct_start..ct_end];
-            payload[..inner.len()].copy_from_slice(inner);
-            for (i, b) in payload[inner.len()..inner.len() + pad]
-                .iter_mut()
-                .enumerate()
-            {
+            if let Inner::Copy(inner) = inner {
+                payload[..inner_len].copy_from_slice(inner);
+            }
+            for (i, b) in payload[inner_len..inner_len + pad].iter_mut().enumerate() {
                 *b = (i + 1) as u8;
             }
-            payload[inner.len() + pad] = pad as u8;
-            payload[inner.len() + pad + 1] = next_header;
+            payload[inner_len + pad] = pad as u8;
+            payload[inner_len + pad + 1] = next_header;
         }
         let esp_len = esp.len();
         wire::write_outer(&self.tunnel, out, esp_len, seq);
 
         self.next_seq += 1;
         self.counters.packets += 1;
-        self.counters.bytes += inner.len() as u64;
+        self.counters.bytes += inner_len as u64;
         let event = self.lifetime.account(&self.counters);
         Ok(Prepared {
             outcome: Outcome {
@@ -198,6 +241,15 @@ impl OutboundSa {
             esp: Span::new(hdr, esp_len),
         })
     }
+}
+
+/// Where [`OutboundSa::try_prepare`] finds the inner packet.
+#[derive(Clone, Copy)]
+enum Inner<'a> {
+    /// In this slice, to be copied into place.
+    Copy(&'a [u8]),
+    /// Already in place: this many bytes at the payload offset.
+    InPlace(usize),
 }
 
 /// A packet [`OutboundSa::prepare`] laid out, waiting to be sealed.

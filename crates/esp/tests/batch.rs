@@ -321,3 +321,80 @@ fn overlapping_packets_are_refused_before_anything_is_written() {
     );
     assert_eq!(buf, before);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A packet read straight into its place (what the card does) gives
+    /// byte for byte what `prepare` gives when it copies the packet in, with
+    /// the same sequence numbers and counters.
+    #[test]
+    fn prepare_in_place_matches_prepare(
+        lens in proptest::collection::vec(20usize..1600, 1..12),
+        v6 in any::<bool>(),
+        udp in any::<bool>(),
+    ) {
+        let p = params(CipherAlg::Aes128Cbc, IntegAlg::HmacSha1_96, v6, udp);
+        let mut copied = OutboundSa::new(p.clone()).unwrap();
+        let mut placed = OutboundSa::new(p).unwrap();
+        for (k, &len) in lens.iter().enumerate() {
+            let inner = ipv4_packet(len, k as u8);
+            let total = copied.encap_len(len);
+            let mut a = vec![0u8; total];
+            let mut b = vec![0u8; total];
+            let at = placed.payload_offset();
+            b[at..at + len].copy_from_slice(&inner);
+            let pa = copied.prepare(&inner, &iv(k), &mut a).unwrap();
+            let pb = placed.prepare_in_place(len, &iv(k), &mut b).unwrap();
+            prop_assert_eq!(pa, pb);
+            prop_assert_eq!(&a, &b);
+        }
+        prop_assert_eq!(copied.counters(), placed.counters());
+        prop_assert_eq!(copied.next_seq(), placed.next_seq());
+    }
+}
+
+#[test]
+fn prepare_in_place_refuses_bad_packets_and_leaves_them_as_they_were() {
+    let mut sa = OutboundSa::new(params(
+        CipherAlg::Aes128Cbc,
+        IntegAlg::HmacSha1_96,
+        false,
+        false,
+    ))
+    .unwrap();
+    let at = sa.payload_offset();
+    let total = sa.encap_len(64);
+    // Not an IP packet (version 5).
+    let mut buf = vec![0u8; total];
+    buf[at..at + 64].fill(0x55);
+    let before = buf.clone();
+    assert!(matches!(
+        sa.prepare_in_place(64, &iv(0), &mut buf),
+        Err(EspError::Malformed(_))
+    ));
+    assert_eq!(buf, before);
+    // No room for the ICV.
+    let mut short = before[..total - 1].to_vec();
+    short[at] = 0x45;
+    let short_before = short.clone();
+    assert!(matches!(
+        sa.prepare_in_place(64, &iv(0), &mut short),
+        Err(EspError::DestTooSmall { .. })
+    ));
+    assert_eq!(short, short_before);
+    // A packet said to reach past the buffer.
+    assert!(matches!(
+        sa.prepare_in_place(total, &iv(0), &mut buf),
+        Err(EspError::DestTooSmall { .. })
+    ));
+    // Empty.
+    assert!(matches!(
+        sa.prepare_in_place(0, &iv(0), &mut buf),
+        Err(EspError::Malformed(_))
+    ));
+    assert_eq!(buf, before);
+    assert_eq!(sa.next_seq(), 1);
+    assert_eq!(sa.counters().packets, 0);
+    assert_eq!(sa.counters().malformed, 2);
+}

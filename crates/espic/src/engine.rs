@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
+use esp::batch::Span;
 use espic_hw::desc::{
     COMPLETION_SIZE, CPL_F_SA_HARD, CPL_F_SA_SOFT, Completion, DESCRIPTOR_SIZE, Descriptor,
     SA_BLOCK_SIZE, SA_BY_SPI, SA_STATS_SIZE, SaBlock,
@@ -600,12 +601,33 @@ impl Engine {
         }
         let src = d.src_addr.get();
         let dst = d.dst_addr.get();
+        // ENCAP on an outbound SA with room for the whole packet: the
+        // inner packet is read straight into its place in the output (no
+        // copy from `src` to `dst` afterwards). Anything else is read into
+        // `src`, and refused below exactly as before.
+        let placed = match (op, self.sas.get_mut(d.sa_index.get())) {
+            (Opcode::Encap, Ok(SaEntry::Outbound(sa))) if sa.encap_len(src_len) <= dst_len => {
+                let out = self.lot.take_dst(sa.encap_len(src_len));
+                Some((out, Span::new(out.start + sa.payload_offset(), src_len)))
+            }
+            _ => None,
+        };
         // The input goes straight into the lot: a source outside memory
         // fails the read itself. The output is only checked here (written
         // at completion), before the SA's state moves.
         let lot = &mut self.lot;
-        let input = lot.take_src(src_len);
-        if !dma_read(&self.mem, src, &mut lot.src[input.range()]) {
+        // `input`: the packet's span in `src` (empty when placed in `dst`).
+        let (input, read_ok) = match placed {
+            Some((_, at)) => (
+                Span::default(),
+                dma_read(&self.mem, src, &mut lot.dst[at.range()]),
+            ),
+            None => {
+                let input = lot.take_src(src_len);
+                (input, dma_read(&self.mem, src, &mut lot.src[input.range()]))
+            }
+        };
+        if !read_ok {
             return Err(self.fault_in_batch(FaultCode::DmaRead, src));
         }
         if !self.in_memory(dst, dst_len, Permissions::Write) {
@@ -627,10 +649,18 @@ impl Engine {
                 if !self.iv_pool.fill(&mut iv) {
                     return Err(Status::Aborted);
                 }
-                let out = lot.take_dst(dst_len.min(sa.encap_len(src_len)));
-                let prepared = sa
-                    .prepare(&lot.src[input.range()], &iv, &mut lot.dst[out.range()])
-                    .map_err(|e| status_of(&e))?;
+                let (out, prepared) = match placed {
+                    Some((out, _)) => (
+                        out,
+                        sa.prepare_in_place(src_len, &iv, &mut lot.dst[out.range()]),
+                    ),
+                    None => {
+                        let out = lot.take_dst(dst_len.min(sa.encap_len(src_len)));
+                        let inner = &lot.src[input.range()];
+                        (out, sa.prepare(inner, &iv, &mut lot.dst[out.range()]))
+                    }
+                };
+                let prepared = prepared.map_err(|e| status_of(&e))?;
                 JobState::Seal {
                     keys: lot.seal_keys(sa.keys()),
                     out,
