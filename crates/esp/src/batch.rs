@@ -10,14 +10,14 @@
 //! | crypto | [`SealKeys`] / [`OpenKeys`], any thread | CBC and HMAC of up to [`LANES`] packets per call |
 //! | commit | the SA, serially, in packet order | [`crate::InboundSa::commit`]: anti-replay again, window update, lifetime |
 //!
-//! Both directions work across packets: block `j` of every packet goes
-//! through one call to the cipher's parallel block interface (AES-NI,
-//! VAES-256 or VAES-512, picked at run time by `aes`). CBC encryption is
-//! serial within a packet, so that is the only way to fill the lanes; for
-//! decryption, parallel within a packet too, it fills them with short
-//! packets (long ones fill them alone; a packet whose output cannot take
-//! its whole ciphertext is decrypted on its own, into exactly the inner
-//! packet). The MACs of all packets go through [`IntegKey::compute_many`] /
+//! Both directions work across packets, through the cipher's parallel
+//! block interface (AES-NI, VAES-256 or VAES-512, picked at run time by
+//! `aes`). CBC encryption is serial within a packet, so block `j` of every
+//! packet goes through one call; CBC decryption is parallel within a packet
+//! too, so the blocks of all packets, one packet after the other, go
+//! through as one stream and fill every call but the last (a packet whose
+//! output cannot take its whole ciphertext is decrypted on its own, into
+//! exactly the inner packet). The MACs of all packets go through [`IntegKey::compute_many`] /
 //! [`IntegKey::verify_many`], which run HMAC-SHA1 on several streams at once.
 //! Packets are given as [`Span`]s of one buffer so that nothing is allocated
 //! per call.
@@ -36,12 +36,6 @@ use crate::outbound::ESP_HEADER_LEN;
 
 /// Packets per cipher call: one VAES-512 pass holds 64 blocks.
 pub const LANES: usize = 64;
-
-/// Packets of at most this many ciphertext blocks are decrypted across
-/// packets; longer ones fill the cipher's lanes on their own, and one call
-/// over a packet's contiguous blocks beats gathering them (measured: 1420-
-/// byte decap lost 30 % when decrypted across packets).
-const SHORT_BLOCKS: usize = 16;
 
 /// Where the ESP part (SPI .. ICV) of one packet lies in a buffer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -143,7 +137,7 @@ impl SealKeys {
     /// CBC over up to [`LANES`] checked, disjoint spans, block `j` of every
     /// packet in one cipher call.
     fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
-        let lanes = Lanes::new(buf, spans, icv_len, |_| true);
+        let lanes = Lanes::new(buf, spans, icv_len);
         // Each lane's ciphertext as its own slice of blocks (split in
         // buffer order, then put in lane order): a block is found by its
         // index alone.
@@ -284,16 +278,12 @@ struct Lanes {
 }
 
 impl Lanes {
-    /// The packets `spans` of `buf` for which `take(k)` holds (checked:
-    /// whole blocks, inside `buf`).
-    fn new(buf: &[u8], spans: &[Span], icv_len: usize, take: impl Fn(usize) -> bool) -> Self {
+    /// The packets `spans` of `buf` (checked: whole blocks, inside `buf`).
+    fn new(buf: &[u8], spans: &[Span], icv_len: usize) -> Self {
         let mut order = [(0usize, 0usize); LANES];
-        let mut n = 0;
-        for (k, s) in spans.iter().enumerate().take(LANES) {
-            if take(k) {
-                order[n] = (ct_blocks(s.len, icv_len).unwrap_or(0), k);
-                n += 1;
-            }
+        let n = spans.len().min(LANES);
+        for (k, (o, s)) in order.iter_mut().zip(spans).enumerate() {
+            *o = (ct_blocks(s.len, icv_len).unwrap_or(0), k);
         }
         order[..n].sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
         let mut l = Lanes {
@@ -324,55 +314,115 @@ impl Lanes {
     }
 }
 
-/// CBC decryption of a pass of [`Lanes`] from `src` into the starts of
-/// `outs` in `dst`, inside one call of the cipher's backend.
-struct OpenLanes<'a> {
-    lanes: &'a mut Lanes,
-    src: &'a [u8],
-    dst: &'a mut [u8],
-    outs: &'a [Span],
+/// One packet's ciphertext for [`OpenStream`]: `blocks` blocks at
+/// `ct_at` in the source (its IV just before), plaintext to `out_at` in
+/// the destination.
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    ct_at: usize,
+    out_at: usize,
+    blocks: usize,
 }
 
-impl BlockSizeUser for OpenLanes<'_> {
+/// A stretch of one [`Run`] inside a pass of [`OpenStream`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Piece {
+    /// First block of the pass it fills.
+    slot: usize,
+    /// Where its ciphertext starts in the source.
+    from: usize,
+    /// Where its plaintext goes in the destination.
+    to: usize,
+    blocks: usize,
+}
+
+/// CBC decryption of whole packets as one stream of blocks, inside one
+/// call of the cipher's backend. Plaintext block `i` is `D(C_i) ^ C_{i-1}`
+/// (`C_{-1}` the IV, which ESP puts just before the ciphertext), so no
+/// block waits for another: the blocks of all packets, one packet after
+/// the other, fill every parallel pass of the cipher but the last.
+struct OpenStream<'a> {
+    runs: &'a [Run],
+    src: &'a [u8],
+    dst: &'a mut [u8],
+}
+
+impl BlockSizeUser for OpenStream<'_> {
     type BlockSize = U16;
 }
 
-impl BlockCipherDecClosure for OpenLanes<'_> {
+impl BlockCipherDecClosure for OpenStream<'_> {
     fn call<B: BlockCipherDecBackend<BlockSize = U16>>(self, backend: &B) {
-        let Self {
-            lanes,
-            src,
-            dst,
-            outs,
-        } = self;
-        let mut out_at = [usize::MAX; LANES];
-        for (at, &k) in out_at.iter_mut().zip(&lanes.owner).take(lanes.n) {
-            *at = outs.get(k).map_or(usize::MAX, |o| o.start);
-        }
-        let mut m = lanes.n;
-        for j in 0..lanes.rounds {
-            m = lanes.active(m, j);
-            for (lane, at) in lanes.lane[..m].iter_mut().zip(&lanes.ct_at) {
-                *lane = Array(load(src, at + j * BLOCK_LEN).to_ne_bytes());
-            }
-            let (chunks, tail) =
-                Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
-            for c in chunks {
-                backend.decrypt_par_blocks_inplace(c);
-            }
-            backend.decrypt_tail_blocks_inplace(tail);
-            for ((lane, prev), (at, out_at)) in lanes.lane[..m]
-                .iter()
-                .zip(&mut lanes.prev)
-                .zip(lanes.ct_at.iter().zip(&out_at))
-            {
-                // Decrypted block j XOR the previous ciphertext block.
-                let plain = u128::from_ne_bytes(lane.0) ^ *prev;
-                let to = out_at.saturating_add(j * BLOCK_LEN);
-                if let Some(out) = dst.get_mut(to..to.saturating_add(BLOCK_LEN)) {
-                    out.copy_from_slice(&plain.to_ne_bytes());
+        let Self { runs, src, dst } = self;
+        let mut pass = Array::<Block, B::ParBlocksSize>::default();
+        let mut pieces = Array::<Piece, B::ParBlocksSize>::default();
+        let cap = pass.len();
+        let (mut filled, mut n) = (0, 0);
+        for run in runs {
+            let mut j = 0;
+            while j < run.blocks {
+                let take = (run.blocks - j).min(cap - filled);
+                let from = run.ct_at + j * BLOCK_LEN;
+                let Some(ct) = src.get(from..from + take * BLOCK_LEN) else {
+                    break;
+                };
+                for (b, c) in pass[filled..filled + take]
+                    .iter_mut()
+                    .zip(ct.chunks_exact(BLOCK_LEN))
+                {
+                    b.copy_from_slice(c);
                 }
-                *prev = load(src, at + j * BLOCK_LEN);
+                pieces[n] = Piece {
+                    slot: filled,
+                    from,
+                    to: run.out_at + j * BLOCK_LEN,
+                    blocks: take,
+                };
+                n += 1;
+                filled += take;
+                j += take;
+                if filled == cap {
+                    backend.decrypt_par_blocks_inplace(&mut pass);
+                    chain(&pass, &pieces[..n], src, dst);
+                    (filled, n) = (0, 0);
+                }
+            }
+        }
+        if filled == 0 {
+            return;
+        }
+        // The last pass: a parallel one when it is at least a quarter full
+        // (the unused blocks are stale and discarded), else block by block.
+        if filled * 4 >= cap {
+            backend.decrypt_par_blocks_inplace(&mut pass);
+        } else {
+            backend.decrypt_tail_blocks_inplace(&mut pass[..filled]);
+        }
+        chain(&pass, &pieces[..n], src, dst);
+    }
+}
+
+/// Finishes CBC for the `pieces` of a decrypted pass: XORs each block with
+/// the ciphertext block before it and writes it to the destination.
+fn chain(pass: &[Block], pieces: &[Piece], src: &[u8], dst: &mut [u8]) {
+    for p in pieces {
+        let len = p.blocks * BLOCK_LEN;
+        let (Some(prev), Some(out), Some(plain)) = (
+            p.from
+                .checked_sub(BLOCK_LEN)
+                .and_then(|at| src.get(at..at + len)),
+            dst.get_mut(p.to..p.to + len),
+            pass.get(p.slot..p.slot + p.blocks),
+        ) else {
+            continue;
+        };
+        for ((o, c), d) in out
+            .chunks_exact_mut(BLOCK_LEN)
+            .zip(prev.chunks_exact(BLOCK_LEN))
+            .zip(plain)
+        {
+            for ((o, c), d) in o.iter_mut().zip(c).zip(d.iter()) {
+                *o = c ^ d;
             }
         }
     }
@@ -451,7 +501,7 @@ impl OpenKeys {
             }
             self.integ
                 .verify_many(src, &msgs[..n], &icvs[..n], &mut ok[..n]);
-            // Short authentic packets whose output has room for the whole
+            // Authentic packets whose output has room for the whole
             // ciphertext are decrypted together; the others one by one.
             let mut together = [false; LANES];
             for k in 0..n {
@@ -462,9 +512,8 @@ impl OpenKeys {
                     r[k] = Err(EspError::AuthFailed);
                     continue;
                 }
-                let room = ct_blocks(s[k].len, icv_len).is_ok_and(|b| {
-                    b <= SHORT_BLOCKS && o[k].len >= b * BLOCK_LEN && region(dst, o[k]).is_ok()
-                });
+                let room = ct_blocks(s[k].len, icv_len)
+                    .is_ok_and(|b| o[k].len >= b * BLOCK_LEN && region(dst, o[k]).is_ok());
                 if room {
                     together[k] = true;
                     continue;
@@ -474,7 +523,7 @@ impl OpenKeys {
                     (Err(e), _) | (_, Err(e)) => Err(e),
                 };
             }
-            self.decrypt_lanes(src, &s[..n], dst, &o[..n], &together[..n], icv_len);
+            self.decrypt_together(src, &s[..n], dst, &o[..n], &together[..n], icv_len);
             for k in 0..n {
                 if !together[k] {
                     continue;
@@ -492,9 +541,9 @@ impl OpenKeys {
     }
 
     /// CBC decryption of the packets marked `which` (checked: authentic,
-    /// whole blocks, room in their output), block `j` of every packet in
-    /// one cipher call, into the start of their outputs.
-    fn decrypt_lanes(
+    /// whole blocks, room in their output) as one stream of blocks, into
+    /// the start of their outputs.
+    fn decrypt_together(
         &self,
         src: &[u8],
         spans: &[Span],
@@ -503,14 +552,26 @@ impl OpenKeys {
         which: &[bool],
         icv_len: usize,
     ) {
-        let mut lanes = Lanes::new(src, spans, icv_len, |k| {
-            which.get(k).copied().unwrap_or(false)
-        });
-        self.dec.with_backend(OpenLanes {
-            lanes: &mut lanes,
+        let mut runs = [Run::default(); LANES];
+        let mut n = 0;
+        for ((s, o), _) in spans
+            .iter()
+            .zip(outs)
+            .zip(which)
+            .filter(|(_, w)| **w)
+            .take(LANES)
+        {
+            runs[n] = Run {
+                ct_at: s.start + ESP_HEADER_LEN + BLOCK_LEN,
+                out_at: o.start,
+                blocks: ct_blocks(s.len, icv_len).unwrap_or(0),
+            };
+            n += 1;
+        }
+        self.dec.with_backend(OpenStream {
+            runs: &runs[..n],
             src,
             dst,
-            outs,
         });
     }
 
