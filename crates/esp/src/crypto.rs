@@ -257,26 +257,32 @@ impl Icv {
     }
 
     /// Whether `other` is exactly these bytes, in constant time: both
-    /// zero-padded to [`MAX_ICV_LEN`] and compared as two 64-bit words
-    /// with one data-independent comparison at the end (a byte-by-byte
-    /// `ct_eq` costs a barrier per byte). Lengths are public.
+    /// compared as two 64-bit words (bytes 0..8 and the rest) with one
+    /// data-independent comparison at the end (a byte-by-byte `ct_eq` costs
+    /// a barrier per byte). Lengths are public.
     pub fn ct_eq_bytes(&self, other: &[u8]) -> bool {
-        if other.len() != self.len {
+        let ours = self.as_bytes();
+        if other.len() != ours.len() {
             return false;
         }
-        let mut theirs = [0u8; MAX_ICV_LEN];
-        if let Some(dst) = theirs.get_mut(..other.len()) {
-            dst.copy_from_slice(other);
-        }
-        let word = |b: &[u8; MAX_ICV_LEN], i: usize| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&b[8 * i..8 * i + 8]);
-            u64::from_ne_bytes(w)
-        };
-        let diff =
-            (word(&self.bytes, 0) ^ word(&theirs, 0)) | (word(&self.bytes, 1) ^ word(&theirs, 1));
+        let (o0, o1) = ours.split_at(ours.len().min(8));
+        let (t0, t1) = other.split_at(ours.len().min(8));
+        let diff = (word(o0) ^ word(t0)) | (word(o1) ^ word(t1));
         bool::from(diff.ct_eq(&0))
     }
+}
+
+/// Up to eight bytes as a word, loaded directly for the usual lengths (an
+/// ICV of 12 or 16 bytes splits into 8 + 4 or 8 + 8): a copy into a
+/// zeroed buffer first would make the load wait for the copy's stores.
+fn word(b: &[u8]) -> u64 {
+    if let Ok(a) = <[u8; 8]>::try_from(b) {
+        return u64::from_le_bytes(a);
+    }
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        return u64::from(u32::from_le_bytes(a));
+    }
+    b.iter().rev().fold(0, |w, &x| (w << 8) | u64::from(x))
 }
 
 impl fmt::Debug for Icv {
@@ -405,5 +411,26 @@ impl IntegKey {
 impl fmt::Debug for IntegKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IntegKey({:?}, key: <redacted>)", self.alg())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icv_comparison_sees_every_byte_and_the_length() {
+        let full: Vec<u8> = (1..=20).collect();
+        for len in [12, 16, 10, 8, 4, 1] {
+            let icv = truncate_into(&full, len);
+            assert!(icv.ct_eq_bytes(&full[..len]), "len {len}");
+            for at in 0..len {
+                let mut other = full[..len].to_vec();
+                other[at] ^= 0x80;
+                assert!(!icv.ct_eq_bytes(&other), "len {len}, byte {at} changed");
+            }
+            assert!(!icv.ct_eq_bytes(&full[..len - 1]), "len {len}, one short");
+            assert!(!icv.ct_eq_bytes(&full[..len + 1]), "len {len}, one long");
+        }
     }
 }
