@@ -25,6 +25,7 @@
 use aes::Block;
 use aes::cipher::array::Array;
 use aes::cipher::consts::U16;
+use aes::cipher::typenum::Unsigned;
 use aes::cipher::{
     BlockCipherDecBackend, BlockCipherDecClosure, BlockCipherEncBackend, BlockCipherEncClosure,
     BlockSizeUser,
@@ -228,12 +229,7 @@ impl BlockCipherEncClosure for SealLanes<'_> {
         let mut m = lanes.n;
         for j in 0..lanes.rounds {
             m = lanes.active(m, j);
-            let (chunks, tail) =
-                Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(&mut lanes.lane[..m]);
-            for c in chunks {
-                backend.encrypt_par_blocks_inplace(c);
-            }
-            backend.encrypt_tail_blocks_inplace(tail);
+            encrypt_pass(backend, &mut lanes.lane, m);
             for (lane, blocks) in lanes.lane[..m].iter_mut().zip(region.iter_mut()) {
                 let c = lane.0;
                 if let Some(b) = blocks.get_mut(j) {
@@ -311,6 +307,30 @@ impl Lanes {
             m -= 1;
         }
         m
+    }
+}
+
+/// Encrypts the first `m` blocks of `lane` in the cipher's parallel
+/// passes. A pass at least a quarter full runs whole (the blocks after `m`
+/// are stale and ignored): one parallel pass costs less than a dozen
+/// blocks one by one, each a chain of dependent rounds.
+fn encrypt_pass<B: BlockCipherEncBackend<BlockSize = U16>>(
+    backend: &B,
+    lane: &mut [Block; LANES],
+    m: usize,
+) {
+    let cap = B::ParBlocksSize::USIZE;
+    let (chunks, _) = Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(lane);
+    let whole = chunks.len() * cap;
+    for (c, at) in chunks.iter_mut().zip((0..m).step_by(cap)) {
+        if (m - at) * 4 >= cap {
+            backend.encrypt_par_blocks_inplace(c);
+        } else {
+            backend.encrypt_tail_blocks_inplace(&mut c[..m - at]);
+        }
+    }
+    if m > whole {
+        backend.encrypt_tail_blocks_inplace(&mut lane[whole..m]);
     }
 }
 
