@@ -51,10 +51,15 @@ pub fn internet_checksum(initial: u32, data: &[u8]) -> u16 {
     if let [last] = chunks.remainder() {
         sum = sum.wrapping_add(u32::from(*last) << 8);
     }
+    !fold(sum)
+}
+
+/// A one's complement sum of 16-bit words folded to 16 bits.
+fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    !(sum as u16)
+    sum as u16
 }
 
 /// The IPv6 pseudo-header sum (RFC 8200 8.1) for an upper-layer packet of
@@ -80,19 +85,26 @@ pub(crate) fn write_outer(tunnel: &Tunnel, out: &mut [u8], esp_len: usize, seq: 
     let l4_len = esp_len + if udp.is_some() { UDP_HEADER_LEN } else { 0 };
     match (tunnel.src, tunnel.dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
-            let ip = &mut out[..IPV4_HEADER_LEN];
-            ip[0] = 0x45;
-            ip[1] = 0;
-            ip[2..4].copy_from_slice(&((IPV4_HEADER_LEN + l4_len) as u16).to_be_bytes());
-            ip[4..6].copy_from_slice(&(seq as u16).to_be_bytes());
-            ip[6..8].copy_from_slice(&[0, 0]);
-            ip[8] = OUTER_TTL;
-            ip[9] = proto;
-            ip[10..12].copy_from_slice(&[0, 0]);
-            ip[12..16].copy_from_slice(&src.octets());
-            ip[16..20].copy_from_slice(&dst.octets());
-            let sum = internet_checksum(0, ip);
-            ip[10..12].copy_from_slice(&sum.to_be_bytes());
+            // The header as its ten 16-bit words, summed before it is
+            // written: summing the bytes just stored would make each load
+            // wait for the byte stores under it.
+            let (src, dst) = (u32::from(src), u32::from(dst));
+            let mut words = [
+                0x4500,
+                (IPV4_HEADER_LEN + l4_len) as u16,
+                seq as u16,
+                0,
+                u16::from(OUTER_TTL) << 8 | u16::from(proto),
+                0,
+                (src >> 16) as u16,
+                src as u16,
+                (dst >> 16) as u16,
+                dst as u16,
+            ];
+            words[5] = !fold(words.iter().map(|&w| u32::from(w)).sum());
+            for (b, w) in out[..IPV4_HEADER_LEN].chunks_exact_mut(2).zip(words) {
+                b.copy_from_slice(&w.to_be_bytes());
+            }
             if let Some(u) = udp {
                 write_udp(&mut out[IPV4_HEADER_LEN..hdr], u, l4_len, 0);
             }
@@ -311,6 +323,44 @@ mod tests {
         write_outer(t, &mut out, esp.len(), 7);
         finish_outer(&mut out);
         out
+    }
+
+    #[test]
+    fn ipv4_header_fields_and_checksum_for_any_addresses() {
+        let cases = [
+            ("192.0.2.1", "192.0.2.2", false, 0usize, 7u32),
+            (
+                "255.255.255.254",
+                "255.255.255.255",
+                true,
+                1460,
+                0xffff_ffff,
+            ),
+            ("0.0.0.0", "10.255.0.1", false, 9000, 0x1_0000),
+        ];
+        for (src, dst, udp, len, seq) in cases {
+            let t = tunnel(src, dst, udp);
+            let mut out = vec![0u8; outer_len(&t) + len];
+            write_outer(&t, &mut out, len, seq);
+            let ip = &out[..IPV4_HEADER_LEN];
+            assert_eq!(internet_checksum(0, ip), 0, "{src} -> {dst}");
+            let total = IPV4_HEADER_LEN + len + if udp { UDP_HEADER_LEN } else { 0 };
+            assert_eq!(&ip[..2], &[0x45, 0]);
+            assert_eq!(usize::from(u16::from_be_bytes([ip[2], ip[3]])), total);
+            assert_eq!(&ip[4..6], &(seq as u16).to_be_bytes());
+            assert_eq!(
+                &ip[6..10],
+                &[0, 0, OUTER_TTL, if udp { PROTO_UDP } else { PROTO_ESP }]
+            );
+            assert_eq!(
+                ip[12..16],
+                src.parse::<std::net::Ipv4Addr>().unwrap().octets()
+            );
+            assert_eq!(
+                ip[16..20],
+                dst.parse::<std::net::Ipv4Addr>().unwrap().octets()
+            );
+        }
     }
 
     #[test]
