@@ -111,11 +111,21 @@ impl SealKeys {
             region(buf, *s)?;
             ct_blocks(s.len, icv_len)?;
         }
-        for chunk in spans.chunks(LANES) {
-            by_start(chunk)?;
+        let mut first_order = None;
+        for (i, chunk) in spans.chunks(LANES).enumerate() {
+            let order = by_start(chunk)?;
+            if i == 0 {
+                first_order = Some(order);
+            }
         }
         for chunk in spans.chunks(LANES) {
-            self.encrypt_lanes(buf, chunk, icv_len);
+            // The first chunk's order was just found (a lot is one chunk);
+            // any later one is sorted again rather than kept.
+            let order = match first_order.take() {
+                Some(order) => order,
+                None => by_start(chunk)?,
+            };
+            self.encrypt_lanes(buf, chunk, &order, icv_len);
         }
         let mut macs = [Icv::default(); LANES];
         for chunk in spans.chunks(LANES) {
@@ -135,18 +145,22 @@ impl SealKeys {
         Ok(())
     }
 
-    /// CBC over up to [`LANES`] checked, disjoint spans, block `j` of every
+    /// CBC over up to [`LANES`] checked, disjoint spans (`order`: their
+    /// indices in buffer order, from [`by_start`]), block `j` of every
     /// packet in one cipher call.
-    fn encrypt_lanes(&self, buf: &mut [u8], spans: &[Span], icv_len: usize) {
+    fn encrypt_lanes(
+        &self,
+        buf: &mut [u8],
+        spans: &[Span],
+        order: &[usize; LANES],
+        icv_len: usize,
+    ) {
         let lanes = Lanes::new(buf, spans, icv_len);
         // Each lane's ciphertext as its own slice of blocks (split in
         // buffer order, then put in lane order): a block is found by its
         // index alone.
         let mut region: [&mut [[u8; BLOCK_LEN]]; LANES] =
             std::array::from_fn(|_| Default::default());
-        let Ok(order) = by_start(spans) else {
-            return;
-        };
         let mut lane_of = [usize::MAX; LANES];
         for (t, &k) in lanes.owner[..lanes.n].iter().enumerate() {
             lane_of[k] = t;
@@ -310,10 +324,17 @@ impl Lanes {
     }
 }
 
+/// Whether a pass holding `blocks` of the cipher's `cap` parallel blocks
+/// runs as one parallel pass (the rest stale and ignored) rather than
+/// block by block: when at least a quarter full, as one parallel pass
+/// costs less than a dozen blocks one by one, each a chain of dependent
+/// rounds.
+fn whole_pass(blocks: usize, cap: usize) -> bool {
+    blocks * 4 >= cap
+}
+
 /// Encrypts the first `m` blocks of `lane` in the cipher's parallel
-/// passes. A pass at least a quarter full runs whole (the blocks after `m`
-/// are stale and ignored): one parallel pass costs less than a dozen
-/// blocks one by one, each a chain of dependent rounds.
+/// passes ([`whole_pass`] says when a partial one runs whole).
 fn encrypt_pass<B: BlockCipherEncBackend<BlockSize = U16>>(
     backend: &B,
     lane: &mut [Block; LANES],
@@ -323,7 +344,7 @@ fn encrypt_pass<B: BlockCipherEncBackend<BlockSize = U16>>(
     let (chunks, _) = Array::<Block, B::ParBlocksSize>::slice_as_chunks_mut(lane);
     let whole = chunks.len() * cap;
     for (c, at) in chunks.iter_mut().zip((0..m).step_by(cap)) {
-        if (m - at) * 4 >= cap {
+        if whole_pass(m - at, cap) {
             backend.encrypt_par_blocks_inplace(c);
         } else {
             backend.encrypt_tail_blocks_inplace(&mut c[..m - at]);
@@ -411,9 +432,8 @@ impl BlockCipherDecClosure for OpenStream<'_> {
         if filled == 0 {
             return;
         }
-        // The last pass: a parallel one when it is at least a quarter full
-        // (the unused blocks are stale and discarded), else block by block.
-        if filled * 4 >= cap {
+        // The last pass, possibly partial.
+        if whole_pass(filled, cap) {
             backend.decrypt_par_blocks_inplace(&mut pass);
         } else {
             backend.decrypt_tail_blocks_inplace(&mut pass[..filled]);

@@ -96,16 +96,6 @@ impl CbcEncryptor {
         Ok(())
     }
 
-    /// Encrypts independent blocks (ECB), all in one call to the cipher's
-    /// parallel block interface: the building block of CBC across packets.
-    pub fn encrypt_blocks(&self, blocks: &mut [aes::Block]) {
-        match self {
-            Self::Aes128(c) => c.encrypt_blocks(blocks),
-            Self::Aes192(c) => c.encrypt_blocks(blocks),
-            Self::Aes256(c) => c.encrypt_blocks(blocks),
-        }
-    }
-
     /// Runs `f` with the cipher's backend (AES-NI, VAES-256 or VAES-512,
     /// picked at run time), its round keys set up once for all the blocks
     /// `f` encrypts.
@@ -167,17 +157,6 @@ impl CbcDecryptor {
             }
         };
         res.map_err(|_| not_blocks(input.len()))
-    }
-
-    /// Decrypts independent blocks (ECB), all in one call to the cipher's
-    /// parallel block interface: the building block of CBC decryption
-    /// across packets.
-    pub fn decrypt_blocks(&self, blocks: &mut [aes::Block]) {
-        match self {
-            Self::Aes128(c) => c.decrypt_blocks(blocks),
-            Self::Aes192(c) => c.decrypt_blocks(blocks),
-            Self::Aes256(c) => c.decrypt_blocks(blocks),
-        }
     }
 
     /// Runs `f` with the cipher's decryption backend, its round keys set
