@@ -9,15 +9,17 @@
 //! number of workers.
 
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::lot::Lot;
 
-/// One worker thread and its two queues.
+/// One worker thread and its two queues. `None` travels only when the
+/// queues are primed ([`prime`]).
 struct Worker {
-    to: Sender<Lot>,
-    from: Receiver<Lot>,
+    to: Sender<Option<Lot>>,
+    from: Receiver<Option<Lot>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -29,20 +31,38 @@ pub(crate) struct Workers {
 /// Lots a worker may hold at once (queued and running).
 const DEPTH: usize = 4;
 
+/// How long [`prime`] waits on each side of a queue.
+const PRIME_WAIT: Duration = Duration::from_millis(5);
+
+/// Makes both sides of `queue` (empty, its other ends not yet in use) wait
+/// once. A channel allocates the list of threads waiting on each side the
+/// first time one waits; without this, the first lot that finds the engine
+/// waiting for a worker (or a full queue) paid for it, on the data path.
+fn prime(tx: &Sender<Option<Lot>>, rx: &Receiver<Option<Lot>>) {
+    let _ = rx.recv_timeout(PRIME_WAIT);
+    for _ in 0..DEPTH {
+        let _ = tx.try_send(None);
+    }
+    let _ = tx.send_timeout(None, PRIME_WAIT);
+    while rx.try_recv().is_ok() {}
+}
+
 impl Workers {
     /// Starts `n` worker threads. A thread that cannot be started is
     /// logged and left out: the engine then has fewer helpers.
     pub fn start(n: usize) -> Self {
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
-            let (to, jobs) = bounded::<Lot>(DEPTH);
-            let (done, from) = bounded::<Lot>(DEPTH);
+            let (to, jobs) = bounded::<Option<Lot>>(DEPTH);
+            let (done, from) = bounded::<Option<Lot>>(DEPTH);
+            prime(&to, &jobs);
+            prime(&done, &from);
             let spawned = std::thread::Builder::new()
                 .name(format!("espic-crypto-{i}"))
                 .spawn(move || {
-                    for mut lot in jobs {
+                    for mut lot in jobs.into_iter().flatten() {
                         lot.crypto();
-                        if done.send(lot).is_err() {
+                        if done.send(Some(lot)).is_err() {
                             break;
                         }
                     }
@@ -67,7 +87,7 @@ impl Workers {
     /// Hands `lot` to worker `i`; gives it back if that worker is gone.
     pub fn send(&self, i: usize, lot: Lot) -> Option<Lot> {
         match self.workers.get(i) {
-            Some(w) => w.to.send(lot).err().map(|e| e.into_inner()),
+            Some(w) => w.to.send(Some(lot)).err().and_then(|e| e.into_inner()),
             None => Some(lot),
         }
     }
@@ -75,7 +95,7 @@ impl Workers {
     /// The next lot worker `i` finished, waiting for it; `None` if that
     /// worker is gone.
     pub fn recv(&self, i: usize) -> Option<Lot> {
-        self.workers.get(i)?.from.recv().ok()
+        self.workers.get(i)?.from.recv().ok().flatten()
     }
 }
 
